@@ -1,0 +1,14 @@
+/**
+ * One Jest run covers every tier: unit specs next to the code (src/**), broker contract and e2e suites
+ * that start their own redis-server and app processes (test/**), and the client SDK (client/test/**).
+ * TypeScript goes through @swc/jest (see .swcrc); tsc builds the app that e2e tests spawn.
+ */
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/src', '<rootDir>/test', '<rootDir>/client'],
+  testMatch: ['**/*.spec.ts', '**/*.e2e-spec.ts'],
+  transform: { '^.+\\.ts$': ['@swc/jest'] },
+  testPathIgnorePatterns: ['/node_modules/', '/dist/'],
+  testTimeout: 30000,
+  maxWorkers: 2,
+};
