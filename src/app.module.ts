@@ -1,0 +1,33 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
+import { AuthModule } from './auth/auth.module';
+import { BrokerModule } from './broker/broker.module';
+import { EngineUnavailableFilter, HttpErrorFilter } from './common/http-errors';
+import { AppConfig } from './config/app-config';
+import { ConfigModule } from './config/config.module';
+import { GatewayModule } from './gateway/gateway.module';
+import { HealthModule } from './health/health.module';
+import { LifecycleModule } from './lifecycle/lifecycle';
+import { PublishModule } from './publish/publish.module';
+
+@Module({})
+export class AppModule {
+  static forRoot(config: AppConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forRoot(config),
+        BrokerModule,
+        AuthModule,
+        GatewayModule,
+        LifecycleModule,
+        PublishModule,
+        HealthModule,
+      ],
+      providers: [
+        { provide: APP_FILTER, useClass: HttpErrorFilter },
+        { provide: APP_FILTER, useClass: EngineUnavailableFilter },
+      ],
+    };
+  }
+}

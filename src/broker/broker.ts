@@ -1,0 +1,99 @@
+/** A notification as published, before it is stored in any channel (it has no offset or epoch yet). */
+export interface NotificationDraft {
+  /** UUID; the same on every channel the publish reached. */
+  id: string;
+  type: string;
+  payload: unknown;
+  /** ISO-8601 UTC. */
+  createdAt: string;
+}
+
+/**
+ * A notification stored in one channel. `data` is the JSON text of the `notification` frame's data
+ * (`{id, channel, offset, epoch, type, payload, createdAt}`), made once when it is stored so that no
+ * replica serializes it again.
+ */
+export interface ChannelMessage {
+  channel: string;
+  offset: number;
+  epoch: string;
+  data: string;
+}
+
+/** The newest offset in a channel and the epoch (life of its history) it belongs to. */
+export interface ChannelPosition {
+  offset: number;
+  epoch: string;
+}
+
+/** One entry of a publish response: where the notification was stored. */
+export interface Delivery extends ChannelPosition {
+  channel: string;
+}
+
+/** The channel's position at the time of reading, and the stored messages after the asked offset. */
+export interface HistoryPage extends ChannelPosition {
+  /** Ascending by offset, each > the asked offset, at most `limit` of them. */
+  messages: ChannelMessage[];
+}
+
+export type MessageListener = (message: ChannelMessage) => void;
+
+/**
+ * Stores notifications in per-channel histories and carries them to every replica that is interested
+ * in the channel. Guarantees, for both engines:
+ * - **Order**: storing a notification (next offset of its channel, current epoch) and publishing it
+ *   are one atomic step, so every listener sees a channel's messages in offset order, even with
+ *   concurrent publishers on several replicas. Delivery to listeners is at-most-once (a broken link
+ *   loses messages); listeners detect gaps from the offsets and fill them from {@link history}.
+ * - **Offsets**: 1, 2, 3, … per channel within one epoch; the epoch changes when the history is lost
+ *   (expiry after HISTORY_TTL_SECONDS without a notification, Redis losing its data, a memory engine
+ *   restart). Reading a channel that has no history starts a new epoch at offset 0.
+ * - **History**: the last HISTORY_SIZE messages of each channel.
+ * - **Interest**: a replica receives a channel's messages only between {@link subscribe} (resolved once
+ *   the subscription is in effect) and {@link unsubscribe}.
+ */
+export abstract class Broker {
+  private readonly messageListeners: MessageListener[] = [];
+  private readonly resyncListeners: (() => void)[] = [];
+
+  /**
+   * Stores the notification in every channel's history and publishes it there; resolves once all are
+   * stored. Rejects with EngineUnavailableError when the engine cannot be reached.
+   */
+  abstract publish(draft: NotificationDraft, channels: readonly string[]): Promise<Delivery[]>;
+
+  /** The channel's position and up to `limit` stored messages with offset > `after`. */
+  abstract history(channel: string, after: number, limit: number): Promise<HistoryPage>;
+
+  /** Starts delivering the channel's messages to this replica's listeners. */
+  abstract subscribe(channel: string): Promise<void>;
+
+  /** Stops delivering the channel's messages to this replica. */
+  abstract unsubscribe(channel: string): void;
+
+  /** True when a publish on this replica would be stored and come back through its subscription. */
+  abstract isHealthy(): Promise<boolean>;
+
+  abstract close(): Promise<void>;
+
+  onMessage(listener: MessageListener): void {
+    this.messageListeners.push(listener);
+  }
+
+  /**
+   * Called after this replica's subscription link was lost and is back: messages may have been missed
+   * on every channel, and listeners should fill the gaps from history.
+   */
+  onResync(listener: () => void): void {
+    this.resyncListeners.push(listener);
+  }
+
+  protected emitMessage(message: ChannelMessage): void {
+    for (const listener of this.messageListeners) listener(message);
+  }
+
+  protected emitResync(): void {
+    for (const listener of this.resyncListeners) listener();
+  }
+}

@@ -1,0 +1,99 @@
+import { Broker, ChannelMessage, Delivery, HistoryPage, NotificationDraft } from './broker';
+import { composeData, dataHead, dataTail, newEpoch } from './notification-encoding';
+
+interface StoredChannel {
+  epoch: string;
+  offset: number;
+  /** The last `historySize` messages, ascending. */
+  messages: ChannelMessage[];
+  /** ms since the epoch; the history is dropped (and a new epoch starts) after this. */
+  expiresAt: number;
+}
+
+export interface MemoryBrokerOptions {
+  historySize: number;
+  historyTtlSeconds: number;
+}
+
+const SWEEP_INTERVAL_MS = 60_000;
+
+/**
+ * The embedded engine: one replica, same semantics as {@link RedisBroker}. Everything lives in this
+ * process, so a restart starts every channel in a new epoch.
+ */
+export class MemoryBroker extends Broker {
+  private readonly channels = new Map<string, StoredChannel>();
+  private readonly subscribed = new Set<string>();
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(private readonly options: MemoryBrokerOptions) {
+    super();
+    this.sweeper = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS).unref();
+  }
+
+  publish(draft: NotificationDraft, channels: readonly string[]): Promise<Delivery[]> {
+    const tail = dataTail(draft);
+    const deliveries = channels.map((channel) => {
+      const stored = this.channel(channel);
+      stored.offset += 1;
+      stored.expiresAt = this.expiry();
+      const message: ChannelMessage = {
+        channel,
+        offset: stored.offset,
+        epoch: stored.epoch,
+        data: composeData(dataHead(draft.id, channel), stored.offset, stored.epoch, tail),
+      };
+      stored.messages.push(message);
+      if (stored.messages.length > this.options.historySize) stored.messages.shift();
+      if (this.subscribed.has(channel)) this.emitMessage(message);
+      return { channel, offset: stored.offset, epoch: stored.epoch };
+    });
+    return Promise.resolve(deliveries);
+  }
+
+  history(channel: string, after: number, limit: number): Promise<HistoryPage> {
+    const stored = this.channel(channel);
+    const start = stored.messages.findIndex((message) => message.offset > after);
+    const messages = start < 0 ? [] : stored.messages.slice(start, start + limit);
+    return Promise.resolve({ offset: stored.offset, epoch: stored.epoch, messages });
+  }
+
+  subscribe(channel: string): Promise<void> {
+    this.subscribed.add(channel);
+    return Promise.resolve();
+  }
+
+  unsubscribe(channel: string): void {
+    this.subscribed.delete(channel);
+  }
+
+  isHealthy(): Promise<boolean> {
+    return Promise.resolve(true);
+  }
+
+  close(): Promise<void> {
+    clearInterval(this.sweeper);
+    return Promise.resolve();
+  }
+
+  /** The channel's live history, starting a new epoch when it has none (or it expired). */
+  private channel(name: string): StoredChannel {
+    let stored = this.channels.get(name);
+    if (!stored || stored.expiresAt <= Date.now()) {
+      stored = { epoch: newEpoch(), offset: 0, messages: [], expiresAt: this.expiry() };
+      this.channels.set(name, stored);
+    }
+    return stored;
+  }
+
+  private expiry(): number {
+    return Date.now() + this.options.historyTtlSeconds * 1000;
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const [name, stored] of this.channels) {
+      if (stored.expiresAt <= now) this.channels.delete(name);
+    }
+  }
+}

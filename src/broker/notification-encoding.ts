@@ -1,0 +1,30 @@
+import { randomBytes } from 'node:crypto';
+import { NotificationDraft } from './broker';
+
+/**
+ * The `notification` frame data is made from three parts so that the engine can insert the offset and
+ * epoch it assigns while storing, without parsing JSON: `head(channel) + offset + ',"epoch":"' + epoch
+ * + '"' + tail`. The Redis publish script concatenates the same way.
+ */
+export function dataHead(id: string, channel: string): string {
+  return `{"id":${JSON.stringify(id)},"channel":${JSON.stringify(channel)},"offset":`;
+}
+
+export function dataTail(draft: NotificationDraft): string {
+  const payload = JSON.stringify(draft.payload) ?? 'null';
+  return `,"type":${JSON.stringify(draft.type)},"payload":${payload},"createdAt":${JSON.stringify(draft.createdAt)}}`;
+}
+
+export function composeData(head: string, offset: number, epoch: string, tail: string): string {
+  return `${head}${offset},"epoch":"${epoch}"${tail}`;
+}
+
+/** A `notification` frame around stored data. */
+export function notificationFrame(data: string): string {
+  return `{"event":"notification","data":${data}}`;
+}
+
+/** A new epoch: 8 characters of base64url, so it never needs escaping inside JSON. */
+export function newEpoch(): string {
+  return randomBytes(6).toString('base64url');
+}

@@ -1,0 +1,28 @@
+-- Stores one notification in one channel's history and publishes it, as one atomic step.
+-- Atomic because the offset a notification gets, its place in the history stream and the order in
+-- which subscribers receive it must agree: with publishers on many replicas, every subscriber then
+-- sees offsets 1, 2, 3, ... in order. Every key is in the channel's hash slot ({channel} tag).
+--
+-- KEYS[1]  meta hash {epoch, offset}
+-- KEYS[2]  history stream; entry id "<offset>-0", field d = notification data JSON
+-- ARGV[1]  epoch to use if the channel has no history (a new life)
+-- ARGV[2]  history size (entries kept)
+-- ARGV[3]  history TTL in seconds (from the last notification)
+-- ARGV[4]  pub/sub channel of this channel
+-- ARGV[5]  data JSON up to the offset: {"id":…,"channel":…,"offset":
+-- ARGV[6]  data JSON after the epoch: ,"type":…,"payload":…,"createdAt":…}
+-- Returns {offset, epoch}. Publishes "<offset>:<epoch>:<data JSON>".
+local epoch = redis.call('HGET', KEYS[1], 'epoch')
+if not epoch then
+  epoch = ARGV[1]
+  -- A stream that outlived its meta belongs to the previous life.
+  redis.call('DEL', KEYS[2])
+  redis.call('HSET', KEYS[1], 'epoch', epoch)
+end
+local offset = redis.call('HINCRBY', KEYS[1], 'offset', 1)
+local data = ARGV[5] .. offset .. ',"epoch":"' .. epoch .. '"' .. ARGV[6]
+redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[2], offset .. '-0', 'd', data)
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+redis.call('PUBLISH', ARGV[4], offset .. ':' .. epoch .. ':' .. data)
+return {offset, epoch}

@@ -1,0 +1,246 @@
+import { Logger } from '@nestjs/common';
+import type Redis from 'ioredis';
+import type { Result } from 'ioredis';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { EngineUnavailableError } from '../../common/errors';
+import { Broker, ChannelMessage, Delivery, HistoryPage, NotificationDraft } from '../broker';
+import { dataHead, dataTail, newEpoch } from '../notification-encoding';
+
+export interface RedisBrokerOptions {
+  historySize: number;
+  historyTtlSeconds: number;
+}
+
+interface Waiter {
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
+type PublishReply = [number, string];
+type HistoryReply = [string, number, string[]];
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    heraldPublish(...args: (string | number)[]): Result<PublishReply, Context>;
+    heraldHistory(...args: (string | number)[]): Result<HistoryReply, Context>;
+  }
+}
+
+/**
+ * Keys of one channel, all in the channel's hash slot so that a Redis Cluster keeps them on one shard
+ * (and sharded pub/sub can carry the channel): meta `herald:{<channel>}:meta`, history stream
+ * `herald:{<channel>}:history`, pub/sub channel `herald:{<channel>}`.
+ */
+export const channelKeys = (channel: string) => ({
+  meta: `herald:{${channel}}:meta`,
+  history: `herald:{${channel}}:history`,
+  pubsub: `herald:{${channel}}`,
+});
+
+const PUBSUB_PREFIX = 'herald:{';
+const PROBE_TIMEOUT_MS = 1000;
+
+const script = (name: string): string => readFileSync(join(__dirname, name), 'utf8');
+
+/**
+ * The Redis engine. History and offsets live in Redis (see publish.lua / history.lua); fan-out is
+ * interest-based: this replica SUBSCRIBEs a channel only while it holds a connection on it, so a
+ * notification for one user reaches only the replicas that hold that user. Subscription changes made
+ * in one tick go to Redis as one SUBSCRIBE and one UNSUBSCRIBE.
+ */
+export class RedisBroker extends Broker {
+  private readonly logger = new Logger(RedisBroker.name);
+  /** Per channel, the last subscription change asked for in this tick, and who waits for it. */
+  private readonly pendingChanges = new Map<string, { subscribe: boolean; waiters: Waiter[] }>();
+  private flushScheduled = false;
+  private readonly probeChannel = `herald:probe:${randomBytes(8).toString('hex')}`;
+  private readonly probes = new Map<string, () => void>();
+  private everReady = false;
+
+  constructor(
+    private readonly commands: Redis,
+    private readonly subscriber: Redis,
+    private readonly options: RedisBrokerOptions,
+  ) {
+    super();
+    commands.defineCommand('heraldPublish', { numberOfKeys: 2, lua: script('publish.lua') });
+    commands.defineCommand('heraldHistory', { numberOfKeys: 2, lua: script('history.lua') });
+    subscriber.on('message', (pubsubChannel: string, message: string) => this.receive(pubsubChannel, message));
+    subscriber.on('ready', () => this.onSubscriberReady());
+  }
+
+  /** Subscribes the probe channel used by {@link isHealthy}; call once both clients are connected. */
+  async start(): Promise<void> {
+    await this.subscriber.subscribe(this.probeChannel);
+    this.everReady = true;
+  }
+
+  async publish(draft: NotificationDraft, channels: readonly string[]): Promise<Delivery[]> {
+    const tail = dataTail(draft);
+    const epoch = newEpoch();
+    const pipeline = this.commands.pipeline();
+    for (const channel of channels) {
+      const keys = channelKeys(channel);
+      pipeline.heraldPublish(
+        keys.meta,
+        keys.history,
+        epoch,
+        this.options.historySize,
+        this.options.historyTtlSeconds,
+        keys.pubsub,
+        dataHead(draft.id, channel),
+        tail,
+      );
+    }
+    const replies = await this.exec(pipeline);
+    return replies.map((reply, index) => {
+      const [offset, channelEpoch] = reply as PublishReply;
+      return { channel: channels[index], offset, epoch: channelEpoch };
+    });
+  }
+
+  async history(channel: string, after: number, limit: number): Promise<HistoryPage> {
+    const keys = channelKeys(channel);
+    let reply: HistoryReply;
+    try {
+      reply = await this.commands.heraldHistory(
+        keys.meta,
+        keys.history,
+        after,
+        limit,
+        newEpoch(),
+        this.options.historyTtlSeconds,
+      );
+    } catch (error) {
+      throw new EngineUnavailableError(error);
+    }
+    const [epoch, offset, flat] = reply;
+    const messages: ChannelMessage[] = [];
+    for (let i = 0; i < flat.length; i += 2) {
+      messages.push({ channel, offset: parseInt(flat[i], 10), epoch, data: flat[i + 1] });
+    }
+    return { epoch, offset: Number(offset), messages };
+  }
+
+  subscribe(channel: string): Promise<void> {
+    return new Promise((resolve, reject) => this.change(channel, true, { resolve, reject }));
+  }
+
+  unsubscribe(channel: string): void {
+    this.change(channel, false);
+  }
+
+  async isHealthy(): Promise<boolean> {
+    if (this.commands.status !== 'ready' || this.subscriber.status !== 'ready') return false;
+    const nonce = randomBytes(8).toString('hex');
+    const received = new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => {
+        this.probes.delete(nonce);
+        resolve(false);
+      }, PROBE_TIMEOUT_MS);
+      this.probes.set(nonce, () => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+    try {
+      await this.commands.publish(this.probeChannel, nonce);
+    } catch {
+      this.probes.get(nonce)?.();
+      return false;
+    }
+    return received;
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([this.subscriber.quit(), this.commands.quit()]);
+    this.subscriber.disconnect();
+    this.commands.disconnect();
+  }
+
+  private async exec(pipeline: ReturnType<Redis['pipeline']>): Promise<unknown[]> {
+    let results: [Error | null, unknown][] | null;
+    try {
+      results = await pipeline.exec();
+    } catch (error) {
+      throw new EngineUnavailableError(error);
+    }
+    if (!results) throw new EngineUnavailableError('pipeline was discarded');
+    return results.map(([error, value]) => {
+      if (error) throw new EngineUnavailableError(error);
+      return value;
+    });
+  }
+
+  private receive(pubsubChannel: string, message: string): void {
+    if (pubsubChannel === this.probeChannel) {
+      this.probes.get(message)?.();
+      this.probes.delete(message);
+      return;
+    }
+    // "<offset>:<epoch>:<data>" on "herald:{<channel>}"; epochs are base64url, so never contain ':'.
+    const first = message.indexOf(':');
+    const second = message.indexOf(':', first + 1);
+    this.emitMessage({
+      channel: pubsubChannel.slice(PUBSUB_PREFIX.length, -1),
+      offset: parseInt(message.slice(0, first), 10),
+      epoch: message.slice(first + 1, second),
+      data: message.slice(second + 1),
+    });
+  }
+
+  private change(channel: string, subscribe: boolean, waiter?: Waiter): void {
+    const pending = this.pendingChanges.get(channel);
+    if (pending) {
+      pending.subscribe = subscribe;
+      if (waiter) pending.waiters.push(waiter);
+    } else {
+      this.pendingChanges.set(channel, { subscribe, waiters: waiter ? [waiter] : [] });
+    }
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flushChanges());
+    }
+  }
+
+  /**
+   * Sends the tick's changes: one UNSUBSCRIBE, then one SUBSCRIBE (commands on one connection take
+   * effect in order). A subscribe's waiters are resolved once Redis acknowledged it (rejected if it
+   * failed); a subscribe that was undone in the same tick resolves them at once.
+   */
+  private flushChanges(): void {
+    this.flushScheduled = false;
+    const changes = [...this.pendingChanges];
+    this.pendingChanges.clear();
+    const unsubscribe = changes.filter(([, change]) => !change.subscribe);
+    const subscribe = changes.filter(([, change]) => change.subscribe);
+    unsubscribe.forEach(([, change]) => change.waiters.forEach((waiter) => waiter.resolve()));
+    if (unsubscribe.length > 0) {
+      this.subscriber
+        .unsubscribe(...unsubscribe.map(([channel]) => channelKeys(channel).pubsub))
+        .catch((error: Error) => this.logger.warn(`unsubscribe failed: ${error.message}`));
+    }
+    if (subscribe.length > 0) {
+      const waiters = subscribe.flatMap(([, change]) => change.waiters);
+      this.subscriber.subscribe(...subscribe.map(([channel]) => channelKeys(channel).pubsub)).then(
+        () => waiters.forEach((waiter) => waiter.resolve()),
+        (error: Error) => waiters.forEach((waiter) => waiter.reject(new EngineUnavailableError(error))),
+      );
+    }
+  }
+
+  /**
+   * After a reconnect ioredis has re-sent our subscriptions; a PING answered on the same connection
+   * proves they are in effect, and from then on listeners can fill what was missed from history.
+   */
+  private onSubscriberReady(): void {
+    if (!this.everReady) return;
+    this.subscriber.ping().then(
+      () => this.emitResync(),
+      (error: Error) => this.logger.warn(`resync ping failed: ${error.message}`),
+    );
+  }
+}
+

@@ -1,0 +1,32 @@
+import { applyDecorators, HttpStatus } from '@nestjs/common';
+import { ApiResponse } from '@nestjs/swagger';
+
+const DESCRIPTIONS: Record<number, string> = {
+  400: 'invalid request; the message names the field',
+  401: 'missing or invalid API key',
+  404: 'not found',
+  413: 'body larger than MAX_PAYLOAD_BYTES',
+  422: 'Idempotency-Key reused with a different body',
+  429: 'rate limited; see Retry-After',
+  503: 'engine (Redis) unavailable; nothing was stored; see Retry-After',
+};
+
+/** Documents error statuses; every error body is `{statusCode, error, message}`. */
+export function ApiErrorResponses(...statuses: HttpStatus[]): MethodDecorator & ClassDecorator {
+  return applyDecorators(
+    ...statuses.map((status) =>
+      ApiResponse({
+        status,
+        description: DESCRIPTIONS[status],
+        schema: {
+          type: 'object',
+          properties: {
+            statusCode: { type: 'integer', example: status },
+            error: { type: 'string' },
+            message: { type: 'string' },
+          },
+        },
+      }),
+    ),
+  );
+}

@@ -1,0 +1,49 @@
+/**
+ * Channel names as the contract defines them: `user:<userId>`, `topic:<name>`, `broadcast`.
+ * Everything that takes a channel name from outside goes through {@link parseChannel}.
+ */
+export type ChannelKind = 'user' | 'topic' | 'broadcast';
+
+export type Channel =
+  | { kind: 'user'; userId: string; name: string }
+  | { kind: 'topic'; topic: string; name: string }
+  | { kind: 'broadcast'; name: string };
+
+export const BROADCAST = 'broadcast';
+export const MAX_ID_LENGTH = 200;
+
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
+const TOPIC_NAME = /^[A-Za-z0-9._:-]{1,200}$/;
+
+/** A user id: 1–200 characters, none of them a control character. */
+export function isUserId(value: unknown): value is string {
+  return (
+    typeof value === 'string' &&
+    value.length >= 1 &&
+    value.length <= MAX_ID_LENGTH &&
+    !CONTROL_CHARS.test(value)
+  );
+}
+
+/** A topic name: 1–200 characters of `[A-Za-z0-9._:-]`. */
+export function isTopicName(value: unknown): value is string {
+  return typeof value === 'string' && TOPIC_NAME.test(value);
+}
+
+export const userChannel = (userId: string): string => `user:${userId}`;
+export const topicChannel = (topic: string): string => `topic:${topic}`;
+
+/** Parses a channel name; `null` when it is not one of the three kinds or its id is invalid. */
+export function parseChannel(name: string): Channel | null {
+  if (name === BROADCAST) return { kind: 'broadcast', name };
+  if (name.startsWith('user:')) {
+    const userId = name.slice(5);
+    return isUserId(userId) ? { kind: 'user', userId, name } : null;
+  }
+  if (name.startsWith('topic:')) {
+    const topic = name.slice(6);
+    return isTopicName(topic) ? { kind: 'topic', topic, name } : null;
+  }
+  return null;
+}

@@ -1,0 +1,77 @@
+import {
+  ArgumentsHost,
+  BadRequestException,
+  Catch,
+  ExceptionFilter,
+  HttpException,
+  ValidationError,
+  ValidationPipe,
+} from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
+import { STATUS_CODES } from 'node:http';
+import { EngineUnavailableError } from './errors';
+
+/** Seconds a publisher should wait after a 503 before retrying. */
+export const ENGINE_RETRY_AFTER_SECONDS = 1;
+
+/** Engine outages answer 503 with Retry-After: nothing was stored, the publisher may retry. */
+@Catch(EngineUnavailableError)
+export class EngineUnavailableFilter implements ExceptionFilter {
+  catch(_error: EngineUnavailableError, host: ArgumentsHost): void {
+    const reply = host.switchToHttp().getResponse<FastifyReply>();
+    void reply
+      .status(503)
+      .header('Retry-After', String(ENGINE_RETRY_AFTER_SECONDS))
+      .send({ statusCode: 503, error: 'Service Unavailable', message: 'engine unavailable: nothing was stored, retry' });
+  }
+}
+
+/** An HTTP error that tells the client when to try again (429, 503). */
+export class RetryLaterException extends HttpException {
+  constructor(
+    message: string,
+    status: 429 | 503,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(message, status);
+  }
+}
+
+/**
+ * Every HTTP error leaves as `{statusCode, error, message}` (message a string), including those
+ * Fastify raises before a route runs (body over MAX_PAYLOAD_BYTES → 413, malformed JSON → 400).
+ */
+@Catch(HttpException)
+export class HttpErrorFilter implements ExceptionFilter {
+  catch(exception: HttpException, host: ArgumentsHost): void {
+    const reply = host.switchToHttp().getResponse<FastifyReply>();
+    const statusCode = exception.getStatus();
+    const response = exception.getResponse();
+    const raw = typeof response === 'string' ? response : (response as { message?: unknown }).message;
+    const message = Array.isArray(raw) ? raw.join('; ') : String(raw ?? exception.message);
+    if (exception instanceof RetryLaterException) reply.header('Retry-After', String(exception.retryAfterSeconds));
+    void reply.status(statusCode).send({ statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message });
+  }
+}
+
+function flatten(errors: ValidationError[], parent = ''): string[] {
+  return errors.flatMap((error) => {
+    const path = parent ? `${parent}.${error.property}` : error.property;
+    const own = Object.values(error.constraints ?? {}).map((message) =>
+      message.startsWith(error.property) ? `${parent ? `${parent}.` : ''}${message}` : `${path}: ${message}`,
+    );
+    return own.concat(flatten(error.children ?? [], path));
+  });
+}
+
+/** Request bodies: unknown fields refused, and one message string naming every bad field. */
+export function requestValidationPipe(): ValidationPipe {
+  return new ValidationPipe({
+    whitelist: true,
+    forbidNonWhitelisted: true,
+    forbidUnknownValues: true,
+    transform: true,
+    stopAtFirstError: true,
+    exceptionFactory: (errors) => new BadRequestException(flatten(errors).join('; ')),
+  });
+}

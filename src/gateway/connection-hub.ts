@@ -1,0 +1,304 @@
+import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { Broker, ChannelMessage, ChannelPosition } from '../broker/broker';
+import { notificationFrame } from '../broker/notification-encoding';
+import { BROADCAST } from '../common/channel';
+import { CloseCode } from '../common/close-codes';
+import { withTimeout } from '../common/timeout';
+import { AppConfig } from '../config/app-config';
+import { Connection, Membership } from './connection';
+
+/** How long joining a channel may wait for the engine before the join fails. */
+const SYNC_TIMEOUT_MS = 5000;
+/** After a failed catch-up, how long until the next try. */
+const CATCH_UP_RETRY_MS = 1000;
+
+/** This replica's view of one channel it holds connections on. */
+class ChannelState {
+  /** The last message dispatched on this replica (offset within epoch). */
+  offset = 0;
+  epoch = '';
+  synced = false;
+  catchingUp = false;
+  /** Messages that arrived while the position was unknown or a gap was being filled. */
+  held: ChannelMessage[] = [];
+  readonly members = new Map<Connection, Membership>();
+  ready: Promise<void> = Promise.resolve();
+
+  constructor(
+    readonly name: string,
+    readonly pinned: boolean,
+  ) {}
+}
+
+/**
+ * This replica's connections and the channels they are on. It keeps the promise that each connection
+ * receives a channel's notifications in offset order, once, with no gap:
+ * - per channel, messages are dispatched strictly in offset order; a message that skips offsets (the
+ *   Redis link dropped something) or a reconnect of the subscription link makes the hub fill the gap
+ *   from history before dispatching anything newer;
+ * - a connection that joins or recovers a channel buffers live messages until its replay is written,
+ *   then writes only what is newer than what it has.
+ * The hub holds the engine's interest: it subscribes a channel with its first connection here and
+ * unsubscribes after the last one leaves (the broadcast channel is held for good).
+ */
+@Injectable()
+export class ConnectionHub implements OnModuleInit, OnModuleDestroy {
+  private readonly logger = new Logger(ConnectionHub.name);
+  private readonly channels = new Map<string, ChannelState>();
+  private readonly connections = new Set<Connection>();
+  private heartbeat: NodeJS.Timeout | undefined;
+
+  constructor(
+    @Inject(Broker) private readonly broker: Broker,
+    @Inject(AppConfig) private readonly config: AppConfig,
+  ) {
+    broker.onMessage((message) => this.dispatch(message));
+    broker.onResync(() => this.resync());
+  }
+
+  async onModuleInit(): Promise<void> {
+    await this.state(BROADCAST).ready;
+    this.heartbeat = setInterval(() => this.checkHeartbeats(), this.config.heartbeatIntervalMs);
+    this.heartbeat.unref();
+  }
+
+  onModuleDestroy(): void {
+    clearInterval(this.heartbeat);
+  }
+
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  add(connection: Connection): void {
+    this.connections.add(connection);
+  }
+
+  /** Takes a closed connection off every channel. */
+  remove(connection: Connection): void {
+    this.connections.delete(connection);
+    for (const channel of [...connection.memberships.keys()]) this.leave(connection, channel);
+    connection.disposed();
+  }
+
+  /** Closes every connection with `code` (graceful shutdown). */
+  closeAll(code: CloseCode, reason: string): void {
+    for (const connection of this.connections) connection.close(code, reason);
+  }
+
+  /**
+   * Puts the connection on the channel with live messages held back, once this replica receives the
+   * channel. Follow with {@link goLive} or {@link recover}. Rejects when the engine is unavailable.
+   */
+  async enter(connection: Connection, channel: string): Promise<void> {
+    const state = this.state(channel);
+    let membership = connection.memberships.get(channel);
+    if (!membership) {
+      membership = { offset: 0, epoch: '', pending: [] };
+      connection.memberships.set(channel, membership);
+      state.members.set(connection, membership);
+    }
+    membership.pending ??= [];
+    try {
+      await state.ready;
+    } catch (error) {
+      this.leave(connection, channel);
+      throw error;
+    }
+  }
+
+  /** The channel's position as this replica has dispatched it. */
+  position(channel: string): ChannelPosition | undefined {
+    const state = this.channels.get(channel);
+    return state?.synced ? { offset: state.offset, epoch: state.epoch } : undefined;
+  }
+
+  /** Where the connection stands on the channel; undefined when it is not on it. */
+  membership(connection: Connection, channel: string): Membership | undefined {
+    return connection.memberships.get(channel);
+  }
+
+  /**
+   * Starts live delivery from the channel's current position: what was held back and is not newer
+   * than that position is dropped (the client is told that position as the newest offset). With
+   * `announce`, a `subscribed` frame goes out first.
+   */
+  goLive(connection: Connection, channel: string, announce: boolean): void {
+    const position = this.position(channel);
+    if (!position) return;
+    if (announce) connection.send('subscribed', { channel, ...position, recovered: false });
+    this.release(connection, channel, position);
+  }
+
+  /**
+   * Answers `subscribed` and replays every stored message after `from`, then goes live with no gap and
+   * no duplicate. `recovered` is true only when the epoch matches and nothing after `from` is missing
+   * from history; otherwise nothing is replayed and the client should reload its state.
+   */
+  async recover(connection: Connection, channel: string, from: ChannelPosition): Promise<void> {
+    const page = await this.broker.history(channel, from.offset, this.config.historySize);
+    if (!connection.memberships.has(channel)) return;
+    const recovered =
+      page.epoch === from.epoch &&
+      from.offset <= page.offset &&
+      page.messages.length === page.offset - from.offset &&
+      (page.messages.length === 0 || page.messages[0].offset === from.offset + 1);
+    connection.send('subscribed', { channel, offset: page.offset, epoch: page.epoch, recovered });
+    if (recovered) {
+      for (const message of page.messages) connection.write(notificationFrame(message.data));
+    }
+    this.release(connection, channel, page);
+  }
+
+  /** Takes the connection off the channel; the last one out ends this replica's interest. */
+  leave(connection: Connection, channel: string): void {
+    connection.memberships.delete(channel);
+    const state = this.channels.get(channel);
+    if (!state) return;
+    state.members.delete(connection);
+    if (state.members.size === 0 && !state.pinned) {
+      this.channels.delete(channel);
+      this.broker.unsubscribe(channel);
+    }
+  }
+
+  /** Writes what the membership held back that is newer than `position`, then delivers live. */
+  private release(connection: Connection, channel: string, position: ChannelPosition): void {
+    const membership = connection.memberships.get(channel);
+    if (!membership) return;
+    const pending = membership.pending ?? [];
+    membership.offset = position.offset;
+    membership.epoch = position.epoch;
+    membership.pending = null;
+    for (const message of pending) this.writeTo(connection, membership, message, notificationFrame(message.data));
+  }
+
+  private state(channel: string): ChannelState {
+    let state = this.channels.get(channel);
+    if (!state) {
+      state = new ChannelState(channel, channel === BROADCAST);
+      this.channels.set(channel, state);
+      state.ready = this.sync(state);
+      // Waiters handle the rejection; this keeps an unwaited failure from being unhandled.
+      state.ready.catch(() => undefined);
+    }
+    return state;
+  }
+
+  /** Subscribes the channel on the engine, then learns its position; held messages follow. */
+  private async sync(state: ChannelState): Promise<void> {
+    try {
+      await withTimeout(this.broker.subscribe(state.name), SYNC_TIMEOUT_MS, `subscribing ${state.name}`);
+      const position = await this.broker.history(state.name, Number.MAX_SAFE_INTEGER, 0);
+      state.offset = position.offset;
+      state.epoch = position.epoch;
+      state.synced = true;
+    } catch (error) {
+      if (this.channels.get(state.name) === state) {
+        this.channels.delete(state.name);
+        this.broker.unsubscribe(state.name);
+      }
+      throw error;
+    }
+    this.drainHeld(state);
+  }
+
+  private dispatch(message: ChannelMessage): void {
+    const state = this.channels.get(message.channel);
+    if (state) this.accept(state, message);
+  }
+
+  private accept(state: ChannelState, message: ChannelMessage): void {
+    if (!state.synced || state.catchingUp) {
+      this.hold(state, message);
+      return;
+    }
+    if (message.epoch === state.epoch) {
+      if (message.offset <= state.offset) return;
+      if (message.offset === state.offset + 1) {
+        this.deliver(state, message);
+        return;
+      }
+    }
+    // Offsets skipped, or a new epoch (the history was lost and restarted): fill from history first.
+    this.hold(state, message);
+    void this.catchUp(state);
+  }
+
+  private hold(state: ChannelState, message: ChannelMessage): void {
+    // Held messages are also in history, which the catch-up reads: dropping the oldest is safe.
+    if (state.held.length >= this.config.historySize) state.held.shift();
+    state.held.push(message);
+  }
+
+  private drainHeld(state: ChannelState): void {
+    const held = state.held;
+    state.held = [];
+    for (const message of held) this.accept(state, message);
+  }
+
+  /** Reads what this replica missed on the channel from history and dispatches it in order. */
+  private async catchUp(state: ChannelState): Promise<void> {
+    if (state.catchingUp || !state.synced) return;
+    state.catchingUp = true;
+    try {
+      let page = await this.broker.history(state.name, state.offset, this.config.historySize);
+      if (page.epoch !== state.epoch) {
+        page = await this.broker.history(state.name, 0, this.config.historySize);
+        state.epoch = page.epoch;
+        state.offset = page.messages.length > 0 ? page.messages[0].offset - 1 : page.offset;
+      }
+      for (const message of page.messages) {
+        if (message.offset > state.offset) this.deliver(state, message);
+      }
+      state.offset = Math.max(state.offset, page.offset);
+    } catch (error) {
+      this.logger.warn(`catching up ${state.name} failed: ${(error as Error).message}`);
+      setTimeout(() => {
+        if (this.channels.get(state.name) === state) void this.catchUp(state);
+      }, CATCH_UP_RETRY_MS).unref();
+      return;
+    } finally {
+      state.catchingUp = false;
+    }
+    this.drainHeld(state);
+  }
+
+  private deliver(state: ChannelState, message: ChannelMessage): void {
+    state.offset = message.offset;
+    state.epoch = message.epoch;
+    if (state.members.size === 0) return;
+    // One frame, encoded once, written to every member.
+    const frame = Buffer.from(notificationFrame(message.data));
+    for (const [connection, membership] of state.members) {
+      if (membership.pending) membership.pending.push(message);
+      else this.writeTo(connection, membership, message, frame);
+    }
+  }
+
+  private writeTo(connection: Connection, membership: Membership, message: ChannelMessage, frame: string | Buffer): void {
+    if (message.epoch === membership.epoch && message.offset <= membership.offset) return;
+    membership.offset = message.offset;
+    membership.epoch = message.epoch;
+    try {
+      connection.write(frame);
+    } catch (error) {
+      // One broken socket never stops delivery to the others.
+      this.logger.warn(`write to connection ${connection.id} failed: ${(error as Error).message}`);
+    }
+  }
+
+  /** After the engine's subscription link came back: fill every channel's gap from history. */
+  private resync(): void {
+    this.logger.log(`subscription link restored; catching up ${this.channels.size} channels`);
+    for (const state of this.channels.values()) void this.catchUp(state);
+  }
+
+  private checkHeartbeats(): void {
+    const deadline = Date.now() - 2 * this.config.heartbeatIntervalMs;
+    for (const connection of this.connections) {
+      if (connection.lastSeen < deadline) connection.close(CloseCode.HeartbeatTimeout, 'heartbeat timeout');
+      else connection.ping();
+    }
+  }
+}

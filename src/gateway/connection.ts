@@ -1,0 +1,112 @@
+import { randomUUID } from 'node:crypto';
+import WebSocket from 'ws';
+import { ClientIdentity } from '../auth/client-token';
+import { ChannelMessage } from '../broker/broker';
+import { CloseCode } from '../common/close-codes';
+import { encodeFrame, ServerEvents } from './protocol';
+
+/** Where one connection stands on one channel. */
+export interface Membership {
+  /** The last offset (in `epoch`) written to this connection on the channel. */
+  offset: number;
+  epoch: string;
+  /**
+   * While the connection is joining or recovering the channel, live messages wait here instead of
+   * being written, so that the replay and the live stream meet with no gap and no duplicate.
+   */
+  pending: ChannelMessage[] | null;
+}
+
+export interface ConnectionLimits {
+  /** More unsent bytes than this and the connection is closed with 4008. */
+  maxBufferedBytes: number;
+}
+
+/** setTimeout's longest delay; a later expiry is re-checked when this one fires. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * One client WebSocket. Every frame the server sends leaves through {@link send} or {@link write};
+ * nothing else touches the socket.
+ */
+export class Connection {
+  readonly id = randomUUID();
+  readonly memberships = new Map<string, Membership>();
+  /** ms since the epoch of the last frame or pong from the client. */
+  lastSeen = Date.now();
+  private expiryTimer: NodeJS.Timeout | undefined;
+  /** Client frames are handled one at a time, in arrival order. */
+  private queue: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly socket: WebSocket,
+    private currentIdentity: ClientIdentity,
+    private readonly limits: ConnectionLimits,
+  ) {
+    this.scheduleExpiry();
+  }
+
+  get identity(): ClientIdentity {
+    return this.currentIdentity;
+  }
+
+  get userId(): string {
+    return this.currentIdentity.userId;
+  }
+
+  get isOpen(): boolean {
+    return this.socket.readyState === WebSocket.OPEN;
+  }
+
+  send<E extends keyof ServerEvents>(event: E, data: ServerEvents[E]): void {
+    this.write(encodeFrame(event, data));
+  }
+
+  /** Writes a ready-made text frame; a connection that falls too far behind is cut off (4008). */
+  write(frame: string | Buffer): void {
+    if (this.socket.readyState !== WebSocket.OPEN) return;
+    this.socket.send(frame, { binary: false });
+    if (this.socket.bufferedAmount > this.limits.maxBufferedBytes) {
+      this.close(CloseCode.SlowConsumer, 'slow consumer');
+    }
+  }
+
+  close(code: CloseCode, reason: string): void {
+    clearTimeout(this.expiryTimer);
+    if (this.socket.readyState === WebSocket.OPEN || this.socket.readyState === WebSocket.CONNECTING) {
+      this.socket.close(code, reason);
+    }
+  }
+
+  ping(): void {
+    if (this.socket.readyState === WebSocket.OPEN) this.socket.ping();
+  }
+
+  /** Replaces the token (same user), moving the 4001 expiry. */
+  refresh(identity: ClientIdentity): void {
+    this.currentIdentity = identity;
+    this.scheduleExpiry();
+  }
+
+  /** Runs a task after every earlier one, so that answers leave in request order. */
+  enqueue(task: () => Promise<void> | void): Promise<void> {
+    const run = this.queue.then(task);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  disposed(): void {
+    clearTimeout(this.expiryTimer);
+  }
+
+  private scheduleExpiry(): void {
+    clearTimeout(this.expiryTimer);
+    const remaining = this.currentIdentity.expiresAt - Date.now();
+    if (remaining <= 0) {
+      this.close(CloseCode.TokenExpired, 'token expired');
+      return;
+    }
+    this.expiryTimer = setTimeout(() => this.scheduleExpiry(), Math.min(remaining, MAX_TIMER_MS));
+    this.expiryTimer.unref();
+  }
+}

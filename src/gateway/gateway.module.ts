@@ -1,0 +1,12 @@
+import { Module } from '@nestjs/common';
+import { AuthModule } from '../auth/auth.module';
+import { ConnectionHub } from './connection-hub';
+import { HandshakeGate } from './handshake';
+import { NotificationsGateway } from './notifications.gateway';
+
+@Module({
+  imports: [AuthModule],
+  providers: [ConnectionHub, HandshakeGate, NotificationsGateway],
+  exports: [ConnectionHub, HandshakeGate],
+})
+export class GatewayModule {}

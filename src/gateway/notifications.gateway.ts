@@ -1,0 +1,202 @@
+import { Inject, Logger } from '@nestjs/common';
+import { OnGatewayConnection, OnGatewayDisconnect, WebSocketGateway } from '@nestjs/websockets';
+import type { IncomingMessage } from 'node:http';
+import type { RawData, WebSocket } from 'ws';
+import { ClientTokenVerifier, InvalidTokenError } from '../auth/client-token';
+import { ChannelPosition } from '../broker/broker';
+import { BROADCAST, parseChannel, userChannel } from '../common/channel';
+import { CloseCode } from '../common/close-codes';
+import { AppConfig } from '../config/app-config';
+import { Connection } from './connection';
+import { ConnectionHub } from './connection-hub';
+import { ClientEvents, parseClientFrame } from './protocol';
+import { admissionOf } from './ws-adapter';
+
+/** Topics one connection may be on at once. */
+export const MAX_TOPICS_PER_CONNECTION = 100;
+
+/**
+ * `GET /v1/ws`: one connection per device. The handshake (HeraldWsAdapter + HandshakeGate) has
+ * already checked the token; here the connection joins its personal and the broadcast channel, gets
+ * `ready`, and its frames are handled one at a time, in order.
+ */
+@WebSocketGateway({ path: '/v1/ws' })
+export class NotificationsGateway implements OnGatewayConnection, OnGatewayDisconnect {
+  private readonly logger = new Logger(NotificationsGateway.name);
+  private readonly connections = new WeakMap<WebSocket, Connection>();
+
+  constructor(
+    @Inject(ConnectionHub) private readonly hub: ConnectionHub,
+    @Inject(ClientTokenVerifier) private readonly tokens: ClientTokenVerifier,
+    @Inject(AppConfig) private readonly config: AppConfig,
+  ) {}
+
+  handleConnection(socket: WebSocket, request: IncomingMessage): void {
+    const admission = admissionOf(request);
+    const connection = new Connection(socket, admission.identity, {
+      maxBufferedBytes: this.config.wsMaxBufferedBytes,
+    });
+    this.connections.set(socket, connection);
+    this.hub.add(connection);
+    socket.on('pong', () => {
+      connection.lastSeen = Date.now();
+    });
+    socket.on('message', (data: RawData, isBinary: boolean) => {
+      connection.lastSeen = Date.now();
+      this.run(connection, () => this.handleFrame(connection, data, isBinary));
+    });
+    this.run(connection, () => this.open(connection, admission.recovery));
+  }
+
+  handleDisconnect(socket: WebSocket): void {
+    const connection = this.connections.get(socket);
+    if (connection) this.hub.remove(connection);
+  }
+
+  /** Queues a task of this connection; a failure is answered with an `internal` error frame. */
+  private run(connection: Connection, task: () => Promise<void> | void): void {
+    connection.enqueue(task).catch((error: Error) => {
+      this.logger.error(`connection ${connection.id}: ${error.message}`, error.stack);
+      connection.send('error', { code: 'internal', message: 'internal error' });
+    });
+  }
+
+  /** Puts the connection on `user:<id>` and `broadcast`, then `ready` (and the personal recovery). */
+  private async open(connection: Connection, recovery: ChannelPosition | undefined): Promise<void> {
+    const personal = userChannel(connection.userId);
+    try {
+      await Promise.all([this.hub.enter(connection, personal), this.hub.enter(connection, BROADCAST)]);
+    } catch (error) {
+      this.logger.warn(`connection ${connection.id} could not join its channels: ${(error as Error).message}`);
+      connection.close(CloseCode.InternalError, 'engine unavailable, retry');
+      return;
+    }
+    this.hub.goLive(connection, BROADCAST, false);
+    if (!recovery) this.hub.goLive(connection, personal, false);
+    connection.send('ready', {
+      connectionId: connection.id,
+      userId: connection.userId,
+      channels: [personal, BROADCAST],
+      heartbeatMs: this.config.heartbeatIntervalMs,
+    });
+    if (recovery) await this.recover(connection, personal, recovery);
+  }
+
+  private async handleFrame(connection: Connection, data: RawData, isBinary: boolean): Promise<void> {
+    if (!connection.isOpen) return;
+    if (isBinary) {
+      connection.send('error', { code: 'bad_request', message: 'frames must be JSON text frames' });
+      return;
+    }
+    const parsed = parseClientFrame(rawText(data));
+    if (!parsed.ok) {
+      connection.send('error', { code: 'bad_request', message: parsed.message });
+      return;
+    }
+    const { frame } = parsed;
+    switch (frame.event) {
+      case 'subscribe':
+        return this.subscribe(connection, frame.data);
+      case 'unsubscribe':
+        return this.unsubscribe(connection, frame.data);
+      case 'ping':
+        connection.send('pong', {});
+        return;
+      case 'refresh':
+        return this.refresh(connection, frame.data);
+    }
+  }
+
+  private async subscribe(connection: Connection, request: ClientEvents['subscribe']): Promise<void> {
+    const { channel } = request;
+    const parsed = parseChannel(channel);
+    if (!parsed) {
+      connection.send('error', {
+        code: 'bad_request',
+        message: 'channel must be user:<id>, topic:<name> ([A-Za-z0-9._:-], 1-200 chars) or broadcast',
+        channel,
+      });
+      return;
+    }
+    const allowed =
+      parsed.kind === 'broadcast' ||
+      (parsed.kind === 'user' && parsed.userId === connection.userId) ||
+      (parsed.kind === 'topic' && connection.identity.topics.allows(parsed.topic));
+    if (!allowed) {
+      connection.send('error', { code: 'forbidden', message: `your token does not allow ${channel}`, channel });
+      return;
+    }
+    const member = this.hub.membership(connection, channel);
+    if (!member && parsed.kind === 'topic' && this.topicCount(connection) >= MAX_TOPICS_PER_CONNECTION) {
+      connection.send('error', {
+        code: 'too_many_subscriptions',
+        message: `at most ${MAX_TOPICS_PER_CONNECTION} topics per connection`,
+        channel,
+      });
+      return;
+    }
+    const recovery = request.epoch !== undefined ? { offset: request.offset ?? 0, epoch: request.epoch } : undefined;
+    if (member && !recovery) {
+      connection.send('subscribed', { channel, offset: member.offset, epoch: member.epoch, recovered: false });
+      return;
+    }
+    try {
+      await this.hub.enter(connection, channel);
+    } catch (error) {
+      this.failSubscribe(connection, channel, error);
+      return;
+    }
+    if (recovery) await this.recover(connection, channel, recovery);
+    else this.hub.goLive(connection, channel, true);
+  }
+
+  private async recover(connection: Connection, channel: string, from: ChannelPosition): Promise<void> {
+    try {
+      await this.hub.recover(connection, channel, from);
+    } catch (error) {
+      // Without the replay the connection stays on the channel live from now; it was not told an offset.
+      this.hub.goLive(connection, channel, false);
+      this.failSubscribe(connection, channel, error);
+    }
+  }
+
+  private failSubscribe(connection: Connection, channel: string, error: unknown): void {
+    this.logger.warn(`subscribe ${channel} failed: ${(error as Error).message}`);
+    connection.send('error', { code: 'internal', message: 'engine unavailable, retry the subscribe', channel });
+  }
+
+  private unsubscribe(connection: Connection, { channel }: ClientEvents['unsubscribe']): void {
+    if (parseChannel(channel)?.kind !== 'topic') {
+      connection.send('error', { code: 'bad_request', message: 'only topic channels can be left', channel });
+      return;
+    }
+    this.hub.leave(connection, channel);
+    connection.send('unsubscribed', { channel });
+  }
+
+  private refresh(connection: Connection, { token }: ClientEvents['refresh']): void {
+    try {
+      const identity = this.tokens.verify(token);
+      if (identity.userId !== connection.userId) {
+        connection.send('error', { code: 'forbidden', message: 'refresh token is for another user' });
+        return;
+      }
+      connection.refresh(identity);
+      connection.send('refreshed', { exp: Math.floor(identity.expiresAt / 1000) });
+    } catch (error) {
+      if (!(error instanceof InvalidTokenError)) throw error;
+      connection.send('error', { code: 'bad_request', message: `refresh refused: ${error.message}` });
+    }
+  }
+
+  private topicCount(connection: Connection): number {
+    let count = 0;
+    for (const channel of connection.memberships.keys()) if (channel.startsWith('topic:')) count += 1;
+    return count;
+  }
+}
+
+function rawText(data: RawData): string {
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  return Buffer.from(data as Buffer).toString('utf8');
+}

@@ -1,0 +1,83 @@
+import { ErrorCode } from '../common/close-codes';
+
+/**
+ * The wire protocol (docs/PROTOCOL.md): every frame in both directions is a JSON text frame
+ * `{"event": string, "data": object}`. `notification` frames are made by the engine once per stored
+ * message (see broker/notification-encoding.ts) and written as they are.
+ */
+export interface ServerEvents {
+  ready: { connectionId: string; userId: string; channels: string[]; heartbeatMs: number };
+  subscribed: { channel: string; offset: number; epoch: string; recovered: boolean };
+  unsubscribed: { channel: string };
+  error: { code: ErrorCode; message: string; channel?: string };
+  pong: Record<string, never>;
+  refreshed: { exp: number };
+}
+
+export interface ClientEvents {
+  subscribe: { channel: string; offset?: number; epoch?: string };
+  unsubscribe: { channel: string };
+  ping: Record<string, never>;
+  refresh: { token: string };
+}
+
+export type ClientEvent = keyof ClientEvents;
+export type ClientFrame = { [E in ClientEvent]: { event: E; data: ClientEvents[E] } }[ClientEvent];
+
+export function encodeFrame<E extends keyof ServerEvents>(event: E, data: ServerEvents[E]): string {
+  return JSON.stringify({ event, data });
+}
+
+export type ParsedFrame = { ok: true; frame: ClientFrame } | { ok: false; message: string };
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+const refuse = (message: string): ParsedFrame => ({ ok: false, message });
+
+/** Parses and validates one client frame; the message of a refusal names what is wrong. */
+export function parseClientFrame(raw: string): ParsedFrame {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    return refuse('frame is not JSON');
+  }
+  if (!isObject(parsed) || typeof parsed.event !== 'string') {
+    return refuse('frame must be a JSON object {"event": string, "data": object}');
+  }
+  const data = parsed.data ?? {};
+  if (!isObject(data)) return refuse('`data` must be an object');
+  const event = parsed.event;
+  switch (event) {
+    case 'subscribe':
+      return parseSubscribe(data);
+    case 'unsubscribe':
+      return typeof data.channel === 'string'
+        ? { ok: true, frame: { event, data: { channel: data.channel } } }
+        : refuse('unsubscribe: `channel` must be a string');
+    case 'ping':
+      return { ok: true, frame: { event, data: {} } };
+    case 'refresh':
+      return typeof data.token === 'string' && data.token.length > 0
+        ? { ok: true, frame: { event, data: { token: data.token } } }
+        : refuse('refresh: `token` must be a non-empty string');
+    default:
+      return refuse(`unknown event ${JSON.stringify(event).slice(0, 100)}`);
+  }
+}
+
+function parseSubscribe(data: Record<string, unknown>): ParsedFrame {
+  const { channel, offset, epoch } = data;
+  if (typeof channel !== 'string') return refuse('subscribe: `channel` must be a string');
+  if (offset === undefined && epoch === undefined) {
+    return { ok: true, frame: { event: 'subscribe', data: { channel } } };
+  }
+  if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) {
+    return refuse('subscribe: `offset` must be a non-negative integer (sent together with `epoch`)');
+  }
+  if (typeof epoch !== 'string' || epoch.length === 0 || epoch.length > 100) {
+    return refuse('subscribe: `epoch` must be a non-empty string (sent together with `offset`)');
+  }
+  return { ok: true, frame: { event: 'subscribe', data: { channel, offset, epoch } } };
+}

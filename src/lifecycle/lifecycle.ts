@@ -1,0 +1,44 @@
+import { Global, Inject, Injectable, Logger, Module } from '@nestjs/common';
+import { CloseCode } from '../common/close-codes';
+import { ConnectionHub } from '../gateway/connection-hub';
+import { HandshakeGate } from '../gateway/handshake';
+import { GatewayModule } from '../gateway/gateway.module';
+
+/** How long closing clients get to receive their 1012 before the server stops. */
+const CLOSE_GRACE_MS = 500;
+
+/**
+ * Graceful drain, on SIGTERM/SIGINT: readiness answers 503, new upgrades are refused, every client is
+ * closed with 1012 (reconnect elsewhere and recover). Then the app closes (HTTP server, Redis).
+ * Nothing accepted is lost: every 202 was stored in history before it was answered.
+ */
+@Injectable()
+export class Lifecycle {
+  private readonly logger = new Logger(Lifecycle.name);
+  private isDraining = false;
+
+  constructor(
+    @Inject(HandshakeGate) private readonly gate: HandshakeGate,
+    @Inject(ConnectionHub) private readonly hub: ConnectionHub,
+  ) {}
+
+  get draining(): boolean {
+    return this.isDraining;
+  }
+
+  async drain(): Promise<void> {
+    if (this.isDraining) return;
+    this.isDraining = true;
+    this.gate.drain();
+    this.logger.log(`draining: closing ${this.hub.connectionCount} connections with ${CloseCode.ServiceRestart}`);
+    this.hub.closeAll(CloseCode.ServiceRestart, 'service restart');
+    const deadline = Date.now() + CLOSE_GRACE_MS;
+    while (this.hub.connectionCount > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+}
+
+@Global()
+@Module({ imports: [GatewayModule], providers: [Lifecycle], exports: [Lifecycle] })
+export class LifecycleModule {}

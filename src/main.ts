@@ -1,0 +1,66 @@
+import 'reflect-metadata';
+import type { LogLevel } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import { AppModule } from './app.module';
+import { requestValidationPipe } from './common/http-errors';
+import { AppConfig, ConfigError, loadConfig } from './config/app-config';
+import { HandshakeGate } from './gateway/handshake';
+import { HeraldWsAdapter } from './gateway/ws-adapter';
+import { Lifecycle } from './lifecycle/lifecycle';
+import { printBanner } from './lifecycle/banner';
+import { RedisUnreachableError } from './broker/redis/redis-client';
+
+const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
+
+function nestLogLevels(level: AppConfig['logLevel']): LogLevel[] {
+  const nest: Record<AppConfig['logLevel'], LogLevel | 'silent'> = {
+    fatal: 'fatal', error: 'error', warn: 'warn', info: 'log', debug: 'debug', trace: 'verbose', silent: 'silent',
+  };
+  const wanted = nest[level];
+  return wanted === 'silent' ? [] : LEVELS.slice(0, LEVELS.indexOf(wanted) + 1);
+}
+
+async function bootstrap(): Promise<void> {
+  const config = loadConfig(process.env);
+  const app = await NestFactory.create<NestFastifyApplication>(
+    AppModule.forRoot(config),
+    new FastifyAdapter({ bodyLimit: config.maxPayloadBytes }),
+    { logger: nestLogLevels(config.logLevel), abortOnError: false },
+  );
+  app.useGlobalPipes(requestValidationPipe());
+  app.useWebSocketAdapter(new HeraldWsAdapter(app, app.get(HandshakeGate)));
+  await app.listen(config.port, '0.0.0.0');
+  stopOnSignals(app, config);
+  if (!config.production) printBanner(config, await app.getUrl());
+}
+
+function stopOnSignals(app: NestFastifyApplication, config: AppConfig): void {
+  const stop = (signal: string): void => {
+    const forced = setTimeout(() => {
+      process.stderr.write(`shutdown took longer than SHUTDOWN_TIMEOUT_MS=${config.shutdownTimeoutMs}; exiting\n`);
+      process.exit(1);
+    }, config.shutdownTimeoutMs);
+    forced.unref();
+    process.stdout.write(`${signal}: draining\n`);
+    app
+      .get(Lifecycle)
+      .drain()
+      .then(() => app.close())
+      .then(
+        () => process.exit(0),
+        (error: Error) => {
+          process.stderr.write(`shutdown failed: ${error.message}\n`);
+          process.exit(1);
+        },
+      );
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}
+
+bootstrap().catch((error: Error) => {
+  const known = error instanceof ConfigError || error instanceof RedisUnreachableError;
+  process.stderr.write(`herald failed to start: ${known ? error.message : (error.stack ?? error.message)}\n`);
+  process.exit(1);
+});
