@@ -1,0 +1,194 @@
+import { Logger } from '@nestjs/common';
+import { Broker, ChannelMessage, NotificationDraft } from '../../src/broker/broker';
+import { MemoryBroker } from '../../src/broker/memory.broker';
+import { connectOrFail, createCommandClient, createSubscriberClient } from '../../src/broker/redis/redis-client';
+import { channelKeys, RedisBroker } from '../../src/broker/redis/redis.broker';
+import { startRedis, TestRedis } from '../support/redis';
+import { waitUntil } from '../support/wait';
+
+/**
+ * One contract, both engines: what the Broker doc comment promises (order, offsets, epochs, history,
+ * interest) holds for the memory engine and for Redis.
+ */
+const HISTORY_SIZE = 5;
+
+interface Engine {
+  name: string;
+  create(): Promise<Broker>;
+  /** Another replica's broker on the same engine (the memory engine has one replica: itself). */
+  peer(self: Broker): Promise<Broker>;
+  /** Drops a channel's history as expiry (or a Redis without persistence restarting) would. */
+  loseHistory(channel: string): Promise<void>;
+  teardown(): Promise<void>;
+}
+
+let channelCounter = 0;
+const aChannel = (kind = 'topic') => `${kind}:contract-${process.pid}-${++channelCounter}`;
+const aDraft = (n: number): NotificationDraft => ({
+  id: `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`,
+  type: 'test.event',
+  payload: { n, text: 'quote " and \\ backslash' },
+  createdAt: '2026-01-01T00:00:00.000Z',
+});
+
+const memoryEngine = (): Engine => {
+  const brokers: MemoryBroker[] = [];
+  return {
+    name: 'memory',
+    create: () => {
+      const broker = new MemoryBroker({ historySize: HISTORY_SIZE, historyTtlSeconds: 60 });
+      brokers.push(broker);
+      return Promise.resolve(broker);
+    },
+    peer: (self) => Promise.resolve(self),
+    loseHistory: (channel) => {
+      for (const broker of brokers) (broker as unknown as { channels: Map<string, unknown> }).channels.delete(channel);
+      return Promise.resolve();
+    },
+    teardown: async () => {
+      await Promise.all(brokers.map((broker) => broker.close()));
+    },
+  };
+};
+
+const redisEngine = (): Engine => {
+  let redis: TestRedis | undefined;
+  const brokers: RedisBroker[] = [];
+  const logger = new Logger('contract');
+  return {
+    name: 'redis',
+    create: async () => {
+      redis ??= await startRedis();
+      const commands = createCommandClient(redis.url, logger);
+      const subscriber = createSubscriberClient(redis.url, logger);
+      await Promise.all([connectOrFail(commands, redis.url), connectOrFail(subscriber, redis.url)]);
+      const broker = new RedisBroker(commands, subscriber, { historySize: HISTORY_SIZE, historyTtlSeconds: 60 });
+      await broker.start();
+      brokers.push(broker);
+      return broker;
+    },
+    peer() {
+      return this.create();
+    },
+    loseHistory: async (channel) => {
+      const keys = channelKeys(channel);
+      await redis?.client().del(keys.meta, keys.history);
+    },
+    teardown: async () => {
+      await Promise.all(brokers.map((broker) => broker.close()));
+      await redis?.stop();
+    },
+  };
+};
+
+describe.each([memoryEngine, redisEngine])('Broker contract', (makeEngine) => {
+  const engine = makeEngine();
+  let sut: Broker;
+  let received: ChannelMessage[];
+
+  beforeAll(async () => {
+    sut = await engine.create();
+    sut.onMessage((message) => received.push(message));
+  });
+  beforeEach(() => {
+    received = [];
+  });
+  afterAll(() => engine.teardown());
+
+  describe(engine.name, () => {
+    it('gives each channel offsets 1, 2, 3 within one epoch', async () => {
+      const [a, b] = [aChannel(), aChannel()];
+      const first = await sut.publish(aDraft(1), [a, b]);
+      const second = await sut.publish(aDraft(2), [a]);
+      expect(first.map((d) => [d.channel, d.offset])).toEqual([
+        [a, 1],
+        [b, 1],
+      ]);
+      expect(second[0]).toEqual({ channel: a, offset: 2, epoch: first[0].epoch });
+      expect(first[0].epoch).toMatch(/^[A-Za-z0-9_-]{8}$/);
+    });
+
+    it('delivers to a subscribed replica in offset order, with the frame data made once', async () => {
+      const channel = aChannel();
+      await sut.subscribe(channel);
+      for (let n = 1; n <= 20; n++) await sut.publish(aDraft(n), [channel]);
+      const messages = await waitUntil(() => received.length >= 20 && received, 5000, '20 messages');
+      expect(messages.map((m) => m.offset)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+      const data = JSON.parse(messages[0].data) as Record<string, unknown>;
+      expect(data).toEqual({
+        id: aDraft(1).id,
+        channel,
+        offset: 1,
+        epoch: messages[0].epoch,
+        type: 'test.event',
+        payload: { n: 1, text: 'quote " and \\ backslash' },
+        createdAt: '2026-01-01T00:00:00.000Z',
+      });
+    });
+
+    it('does not deliver a channel nobody subscribed, nor after unsubscribe', async () => {
+      const channel = aChannel();
+      await sut.publish(aDraft(1), [channel]);
+      await sut.subscribe(channel);
+      sut.unsubscribe(channel);
+      await sut.subscribe(aChannel()); // a later subscription acknowledged → the unsubscribe is in effect
+      await sut.publish(aDraft(2), [channel]);
+      const marker = aChannel();
+      await sut.subscribe(marker);
+      await sut.publish(aDraft(3), [marker]);
+      await waitUntil(() => received.some((m) => m.channel === marker), 5000, 'the marker message');
+      expect(received.filter((m) => m.channel === channel)).toEqual([]);
+    });
+
+    it('returns history after an offset, and the current position', async () => {
+      const channel = aChannel();
+      for (let n = 1; n <= 4; n++) await sut.publish(aDraft(n), [channel]);
+      const page = await sut.history(channel, 1, 100);
+      expect(page.offset).toBe(4);
+      expect(page.messages.map((m) => m.offset)).toEqual([2, 3, 4]);
+      expect(JSON.parse(page.messages[0].data)).toMatchObject({ offset: 2, epoch: page.epoch, payload: { n: 2 } });
+      expect((await sut.history(channel, 1, 2)).messages.map((m) => m.offset)).toEqual([2, 3]);
+      expect((await sut.history(channel, 4, 100)).messages).toEqual([]);
+    });
+
+    it('keeps only HISTORY_SIZE messages', async () => {
+      const channel = aChannel();
+      for (let n = 1; n <= HISTORY_SIZE + 3; n++) await sut.publish(aDraft(n), [channel]);
+      const page = await sut.history(channel, 0, 100);
+      expect(page.messages.map((m) => m.offset)).toEqual([4, 5, 6, 7, 8]);
+    });
+
+    it('starts a channel without history at offset 0 in an epoch that its first publish keeps', async () => {
+      const channel = aChannel();
+      const before = await sut.history(channel, 0, 10);
+      expect(before).toMatchObject({ offset: 0, messages: [] });
+      const [delivery] = await sut.publish(aDraft(1), [channel]);
+      expect(delivery).toEqual({ channel, offset: 1, epoch: before.epoch });
+    });
+
+    it('starts a new epoch at offset 1 when the history is lost', async () => {
+      const channel = aChannel();
+      const [first] = await sut.publish(aDraft(1), [channel]);
+      await engine.loseHistory(channel);
+      const [second] = await sut.publish(aDraft(2), [channel]);
+      expect(second.offset).toBe(1);
+      expect(second.epoch).not.toBe(first.epoch);
+    });
+
+    it('orders concurrent publishers on one channel without gaps or duplicates', async () => {
+      const channel = aChannel();
+      const other = await engine.peer(sut);
+      await sut.subscribe(channel);
+      await Promise.all([
+        ...Array.from({ length: 100 }, (_, n) => sut.publish(aDraft(n), [channel])),
+        ...Array.from({ length: 100 }, (_, n) => other.publish(aDraft(100 + n), [channel])),
+      ]);
+      const messages = await waitUntil(() => received.length >= 200 && received, 5000, '200 messages');
+      expect(messages.map((m) => m.offset)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+    });
+
+    it('is healthy end to end', async () => {
+      await expect(sut.isHealthy()).resolves.toBe(true);
+    });
+  });
+});

@@ -1,0 +1,114 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import Redis from 'ioredis';
+import { freePort, waitUntil } from './wait';
+
+export interface TestRedis {
+  url: string;
+  port: number;
+  /** A plain client for assertions (PUBSUB NUMSUB, CLIENT KILL, …); closed by stop(). */
+  client(): Redis;
+  /** Stops the server (SHUTDOWN, saving the AOF when it is on) and waits for it to exit. */
+  shutdown(): Promise<void>;
+  /** Starts it again on the same port and data directory. */
+  restart(): Promise<void>;
+  /** Stops it for good and removes its data. */
+  stop(): Promise<void>;
+}
+
+export interface RedisOptions {
+  /** AOF persistence, for tests that restart Redis and expect the history to survive. */
+  appendonly?: boolean;
+  /**
+   * Use REDIS_URL when it is set (suites that only need a Redis). Tests that stop or restart Redis
+   * pass false and always get a server of their own.
+   */
+  shared?: boolean;
+}
+
+/** True when something on the port answers a Redis PING (plain socket: nothing is left open). */
+function answersPing(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    const done = (result: boolean) => {
+      socket.destroy();
+      resolve(result);
+    };
+    socket.setTimeout(500, () => done(false));
+    socket.on('error', () => done(false));
+    socket.on('connect', () => socket.write('PING\r\n'));
+    socket.on('data', (data) => done(data.toString().startsWith('+PONG')));
+  });
+}
+
+/** Starts a `redis-server` of this test's own on a free port (or uses REDIS_URL, see options). */
+export async function startRedis(options: RedisOptions = {}): Promise<TestRedis> {
+  const clients: Redis[] = [];
+  const client = (url: string) => () => {
+    const redis = new Redis(url, { maxRetriesPerRequest: 1, lazyConnect: false });
+    redis.on('error', () => undefined);
+    clients.push(redis);
+    return redis;
+  };
+  const closeClients = () => Promise.all(clients.splice(0).map((redis) => redis.quit().catch(() => redis.disconnect())));
+
+  const shared = process.env.REDIS_URL;
+  if (shared && options.shared !== false) {
+    return {
+      url: shared,
+      port: Number(new URL(shared).port || 6379),
+      client: client(shared),
+      shutdown: () => Promise.reject(new Error('cannot shut down the shared REDIS_URL; pass shared: false')),
+      restart: () => Promise.reject(new Error('cannot restart the shared REDIS_URL; pass shared: false')),
+      stop: async () => {
+        await closeClients();
+      },
+    };
+  }
+
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'herald-redis-'));
+  const url = `redis://127.0.0.1:${port}`;
+  let child: ChildProcess | undefined;
+
+  const launch = async () => {
+    const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--dir', dir];
+    args.push('--appendonly', options.appendonly ? 'yes' : 'no', '--appendfsync', 'always');
+    const started = spawn('redis-server', args, { stdio: 'ignore' });
+    child = started;
+    await waitUntil(
+      () => {
+        if (started.exitCode !== null) throw new Error(`redis-server exited with ${started.exitCode}`);
+        return answersPing(port);
+      },
+      10_000,
+      `redis-server on ${port}`,
+      50,
+    );
+  };
+
+  const halt = async (signal: NodeJS.Signals) => {
+    const running = child;
+    if (!running || running.exitCode !== null) return;
+    const exited = new Promise((resolve) => running.once('exit', resolve));
+    running.kill(signal);
+    await exited;
+  };
+
+  await launch();
+  return {
+    url,
+    port,
+    client: client(url),
+    shutdown: () => halt('SIGTERM'),
+    restart: launch,
+    stop: async () => {
+      await closeClients();
+      await halt('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
