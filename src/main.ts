@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import type { LogLevel } from '@nestjs/common';
+import { Logger, type LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppModule } from './app.module';
@@ -15,7 +15,13 @@ const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose']
 
 function nestLogLevels(level: AppConfig['logLevel']): LogLevel[] {
   const nest: Record<AppConfig['logLevel'], LogLevel | 'silent'> = {
-    fatal: 'fatal', error: 'error', warn: 'warn', info: 'log', debug: 'debug', trace: 'verbose', silent: 'silent',
+    fatal: 'fatal',
+    error: 'error',
+    warn: 'warn',
+    info: 'log',
+    debug: 'debug',
+    trace: 'verbose',
+    silent: 'silent',
   };
   const wanted = nest[level];
   return wanted === 'silent' ? [] : LEVELS.slice(0, LEVELS.indexOf(wanted) + 1);
@@ -31,6 +37,9 @@ async function bootstrap(): Promise<void> {
   app.useGlobalPipes(requestValidationPipe());
   app.useWebSocketAdapter(new HeraldWsAdapter(app, app.get(HandshakeGate)));
   await app.listen(config.port, '0.0.0.0');
+  new Logger('Herald').log(
+    `listening on port ${config.port} (engine: ${config.redisUrl ? 'redis' : 'memory'})`,
+  );
   stopOnSignals(app, config);
   if (!config.production) printBanner(config, await app.getUrl());
 }
@@ -38,7 +47,9 @@ async function bootstrap(): Promise<void> {
 function stopOnSignals(app: NestFastifyApplication, config: AppConfig): void {
   const stop = (signal: string): void => {
     const forced = setTimeout(() => {
-      process.stderr.write(`shutdown took longer than SHUTDOWN_TIMEOUT_MS=${config.shutdownTimeoutMs}; exiting\n`);
+      process.stderr.write(
+        `shutdown took longer than SHUTDOWN_TIMEOUT_MS=${config.shutdownTimeoutMs}; exiting\n`,
+      );
       process.exit(1);
     }, config.shutdownTimeoutMs);
     forced.unref();

@@ -25,7 +25,8 @@ export class ApiKeyGuard implements CanActivate {
   canActivate(context: ExecutionContext): boolean {
     const request = context.switchToHttp().getRequest<PublisherRequest>();
     const name = this.authenticate(request.headers.authorization);
-    if (!name) throw new UnauthorizedException('missing or invalid API key (Authorization: Bearer <api key>)');
+    if (!name)
+      throw new UnauthorizedException('missing or invalid API key (Authorization: Bearer <api key>)');
     request.apiKeyName = name;
     return true;
   }

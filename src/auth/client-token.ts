@@ -31,7 +31,8 @@ export class ClientTokenVerifier {
       throw new InvalidTokenError(describe(error));
     }
     if (typeof claims === 'string') throw new InvalidTokenError('token payload is not a JSON object');
-    if (!isUserId(claims.sub)) throw new InvalidTokenError('token has no valid `sub` (1-200 chars, no control chars)');
+    if (!isUserId(claims.sub))
+      throw new InvalidTokenError('token has no valid `sub` (1-200 chars, no control chars)');
     if (typeof claims.exp !== 'number') throw new InvalidTokenError('token has no `exp`');
     const topics: unknown = claims.topics ?? [];
     if (!Array.isArray(topics) || !topics.every((t): t is string => typeof t === 'string' && t.length > 0)) {

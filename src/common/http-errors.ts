@@ -22,7 +22,11 @@ export class EngineUnavailableFilter implements ExceptionFilter {
     void reply
       .status(503)
       .header('Retry-After', String(ENGINE_RETRY_AFTER_SECONDS))
-      .send({ statusCode: 503, error: 'Service Unavailable', message: 'engine unavailable: nothing was stored, retry' });
+      .send({
+        statusCode: 503,
+        error: 'Service Unavailable',
+        message: 'engine unavailable: nothing was stored, retry',
+      });
   }
 }
 
@@ -48,8 +52,9 @@ export class HttpErrorFilter implements ExceptionFilter {
     const statusCode = exception.getStatus();
     const response = exception.getResponse();
     const raw = typeof response === 'string' ? response : (response as { message?: unknown }).message;
-    const message = Array.isArray(raw) ? raw.join('; ') : String(raw ?? exception.message);
-    if (exception instanceof RetryLaterException) reply.header('Retry-After', String(exception.retryAfterSeconds));
+    const message = Array.isArray(raw) ? raw.join('; ') : typeof raw === 'string' ? raw : exception.message;
+    if (exception instanceof RetryLaterException)
+      reply.header('Retry-After', String(exception.retryAfterSeconds));
     void reply.status(statusCode).send({ statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message });
   }
 }

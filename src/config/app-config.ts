@@ -96,7 +96,9 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
   if (!values.JWT_SECRET) generated.jwtSecret = randomSecret();
   if (!values.API_KEYS) generated.apiKey = { name: 'dev', secret: randomSecret() };
   const apiKeys = values.API_KEYS ? parseApiKeys(values.API_KEYS) : [generated.apiKey as ApiKey];
-  const duplicate = apiKeys.find((key, index) => apiKeys.findIndex((other) => other.name === key.name) !== index);
+  const duplicate = apiKeys.find(
+    (key, index) => apiKeys.findIndex((other) => other.name === key.name) !== index,
+  );
   if (duplicate) throw new ConfigError([`API_KEYS names the key "${duplicate.name}" twice`]);
   return new AppConfig(values, generated, values.JWT_SECRET ?? (generated.jwtSecret as string), apiKeys);
 }

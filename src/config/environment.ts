@@ -1,5 +1,15 @@
 import { plainToInstance, Transform } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, MinLength, validateSync } from 'class-validator';
+import {
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  Min,
+  MinLength,
+  validateSync,
+} from 'class-validator';
 
 const toInt = ({ value }: { value: unknown }): unknown =>
   typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value.trim()) : value;
@@ -11,54 +21,85 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
  * ({@link loadConfig}); nothing else in the service reads `process.env`.
  */
 export class EnvironmentVariables {
-  @IsOptional() @IsIn(['production', 'development', 'test'])
+  @IsOptional()
+  @IsIn(['production', 'development', 'test'])
   NODE_ENV?: string;
 
-  @Transform(toInt) @IsInt() @Min(0) @Max(65535)
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(65535)
   PORT = 3000;
 
-  @IsOptional() @Matches(/^rediss?:\/\/[^\s]+$/, { message: 'REDIS_URL must be a redis:// or rediss:// URL' })
+  @IsOptional()
+  @Matches(/^rediss?:\/\/[^\s]+$/, { message: 'REDIS_URL must be a redis:// or rediss:// URL' })
   REDIS_URL?: string;
 
-  @IsOptional() @IsString() @MinLength(16, { message: 'JWT_SECRET must be at least 16 characters' })
+  @IsOptional()
+  @IsString()
+  @MinLength(16, { message: 'JWT_SECRET must be at least 16 characters' })
   JWT_SECRET?: string;
 
-  @IsOptional() @IsString() @Matches(/^[^,\s]+(,[^,\s]+)*$/, {
+  @IsOptional()
+  @IsString()
+  @Matches(/^[^,\s]+(,[^,\s]+)*$/, {
     message: 'API_KEYS must be comma-separated `name:secret` or `secret` entries without spaces',
   })
   API_KEYS?: string;
 
-  @Transform(toInt) @IsInt() @Min(1) @Max(1_000_000)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(1_000_000)
   HISTORY_SIZE = 1000;
 
-  @Transform(toInt) @IsInt() @Min(1)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
   HISTORY_TTL_SECONDS = 86400;
 
-  @Transform(toInt) @IsInt() @Min(1)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
   IDEMPOTENCY_TTL_SECONDS = 86400;
 
-  @Transform(toInt) @IsInt() @Min(100)
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
   HEARTBEAT_INTERVAL_MS = 25000;
 
-  @Transform(toInt) @IsInt() @Min(1024) @Max(16 * 1024 * 1024)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1024)
+  @Max(16 * 1024 * 1024)
   MAX_PAYLOAD_BYTES = 65536;
 
-  @Transform(toInt) @IsInt() @Min(1024)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1024)
   WS_MAX_BUFFERED_BYTES = 1048576;
 
-  @Transform(toInt) @IsInt() @Min(0)
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
   SHUTDOWN_TIMEOUT_MS = 10000;
 
-  @Transform(toInt) @IsInt() @Min(1)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
   MAX_CONNECTIONS_PER_USER = 20;
 
   @IsIn(LOG_LEVELS)
   LOG_LEVEL: (typeof LOG_LEVELS)[number] = 'info';
 
-  @Transform(toInt) @IsInt() @Min(0)
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
   PUBLISH_RATE_LIMIT = 0;
 
-  @Transform(toInt) @IsInt() @Min(0)
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
   CONNECT_RATE_LIMIT = 0;
 }
 
@@ -66,7 +107,12 @@ export class EnvironmentVariables {
 export function validateEnvironment(
   env: Record<string, string | undefined>,
 ): { values: EnvironmentVariables; problems: [] } | { values: null; problems: string[] } {
-  const known = Object.keys(new EnvironmentVariables()).concat(['NODE_ENV', 'REDIS_URL', 'JWT_SECRET', 'API_KEYS']);
+  const known = Object.keys(new EnvironmentVariables()).concat([
+    'NODE_ENV',
+    'REDIS_URL',
+    'JWT_SECRET',
+    'API_KEYS',
+  ]);
   const present = Object.fromEntries(
     known.filter((name) => env[name] !== undefined && env[name] !== '').map((name) => [name, env[name]]),
   );

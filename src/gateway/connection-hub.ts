@@ -170,7 +170,8 @@ export class ConnectionHub implements OnModuleInit, OnModuleDestroy {
     membership.offset = position.offset;
     membership.epoch = position.epoch;
     membership.pending = null;
-    for (const message of pending) this.writeTo(connection, membership, message, notificationFrame(message.data));
+    for (const message of pending)
+      this.writeTo(connection, membership, message, notificationFrame(message.data));
   }
 
   private state(channel: string): ChannelState {
@@ -276,7 +277,12 @@ export class ConnectionHub implements OnModuleInit, OnModuleDestroy {
     }
   }
 
-  private writeTo(connection: Connection, membership: Membership, message: ChannelMessage, frame: string | Buffer): void {
+  private writeTo(
+    connection: Connection,
+    membership: Membership,
+    message: ChannelMessage,
+    frame: string | Buffer,
+  ): void {
     if (message.epoch === membership.epoch && message.offset <= membership.offset) return;
     membership.offset = message.offset;
     membership.epoch = message.epoch;

@@ -41,12 +41,19 @@ export class HandshakeGate {
 
   private check(request: IncomingMessage): HandshakeResult {
     if (this.draining) {
-      return { refused: { status: 503, message: 'server is shutting down', headers: { 'Retry-After': '1' } } };
+      return {
+        refused: { status: 503, message: 'server is shutting down', headers: { 'Retry-After': '1' } },
+      };
     }
     const query = new URL(request.url ?? '/', 'http://localhost').searchParams;
     const token = bearer(request.headers.authorization) ?? query.get('access_token');
     if (!token) {
-      return { refused: { status: 401, message: 'missing token (Authorization: Bearer <jwt> or ?access_token=<jwt>)' } };
+      return {
+        refused: {
+          status: 401,
+          message: 'missing token (Authorization: Bearer <jwt> or ?access_token=<jwt>)',
+        },
+      };
     }
     let identity: ClientIdentity;
     try {
@@ -57,7 +64,9 @@ export class HandshakeGate {
     }
     const recovery = parseRecovery(query.get('offset'), query.get('epoch'));
     if (recovery === 'invalid') {
-      return { refused: { status: 400, message: '`offset` (a non-negative integer) and `epoch` go together' } };
+      return {
+        refused: { status: 400, message: '`offset` (a non-negative integer) and `epoch` go together' },
+      };
     }
     return { admitted: { identity, recovery } };
   }
@@ -69,7 +78,13 @@ function bearer(header: string | undefined): string | undefined {
 
 function parseRecovery(offset: string | null, epoch: string | null): ChannelPosition | undefined | 'invalid' {
   if (offset === null && epoch === null) return undefined;
-  if (offset === null || epoch === null || !/^\d{1,15}$/.test(offset) || epoch.length === 0 || epoch.length > 100) {
+  if (
+    offset === null ||
+    epoch === null ||
+    !/^\d{1,15}$/.test(offset) ||
+    epoch.length === 0 ||
+    epoch.length > 100
+  ) {
     return 'invalid';
   }
   return { offset: Number(offset), epoch };

@@ -67,7 +67,9 @@ export class NotificationsGateway implements OnGatewayConnection, OnGatewayDisco
     try {
       await Promise.all([this.hub.enter(connection, personal), this.hub.enter(connection, BROADCAST)]);
     } catch (error) {
-      this.logger.warn(`connection ${connection.id} could not join its channels: ${(error as Error).message}`);
+      this.logger.warn(
+        `connection ${connection.id} could not join its channels: ${(error as Error).message}`,
+      );
       connection.close(CloseCode.InternalError, 'engine unavailable, retry');
       return;
     }
@@ -123,7 +125,11 @@ export class NotificationsGateway implements OnGatewayConnection, OnGatewayDisco
       (parsed.kind === 'user' && parsed.userId === connection.userId) ||
       (parsed.kind === 'topic' && connection.identity.topics.allows(parsed.topic));
     if (!allowed) {
-      connection.send('error', { code: 'forbidden', message: `your token does not allow ${channel}`, channel });
+      connection.send('error', {
+        code: 'forbidden',
+        message: `your token does not allow ${channel}`,
+        channel,
+      });
       return;
     }
     const member = this.hub.membership(connection, channel);
@@ -135,9 +141,15 @@ export class NotificationsGateway implements OnGatewayConnection, OnGatewayDisco
       });
       return;
     }
-    const recovery = request.epoch !== undefined ? { offset: request.offset ?? 0, epoch: request.epoch } : undefined;
+    const recovery =
+      request.epoch !== undefined ? { offset: request.offset ?? 0, epoch: request.epoch } : undefined;
     if (member && !recovery) {
-      connection.send('subscribed', { channel, offset: member.offset, epoch: member.epoch, recovered: false });
+      connection.send('subscribed', {
+        channel,
+        offset: member.offset,
+        epoch: member.epoch,
+        recovered: false,
+      });
       return;
     }
     try {
@@ -162,7 +174,11 @@ export class NotificationsGateway implements OnGatewayConnection, OnGatewayDisco
 
   private failSubscribe(connection: Connection, channel: string, error: unknown): void {
     this.logger.warn(`subscribe ${channel} failed: ${(error as Error).message}`);
-    connection.send('error', { code: 'internal', message: 'engine unavailable, retry the subscribe', channel });
+    connection.send('error', {
+      code: 'internal',
+      message: 'engine unavailable, retry the subscribe',
+      channel,
+    });
   }
 
   private unsubscribe(connection: Connection, { channel }: ClientEvents['unsubscribe']): void {

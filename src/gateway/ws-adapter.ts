@@ -43,8 +43,10 @@ export class HeraldWsAdapter extends WsAdapter {
       clientTracking: false,
     });
     server.on('error', (error) => this.log.error(`websocket server: ${error.message}`));
-    (this.httpServer as import('node:http').Server).on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) =>
-      this.upgrade(server, path, request, socket, head),
+    (this.httpServer as import('node:http').Server).on(
+      'upgrade',
+      (request: IncomingMessage, socket: Duplex, head: Buffer) =>
+        this.upgrade(server, path, request, socket, head),
     );
     return server;
   }
@@ -58,7 +60,13 @@ export class HeraldWsAdapter extends WsAdapter {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
-  private upgrade(server: WebSocketServer, path: string, request: IncomingMessage, socket: Duplex, head: Buffer): void {
+  private upgrade(
+    server: WebSocketServer,
+    path: string,
+    request: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+  ): void {
     socket.on('error', () => socket.destroy());
     const pathname = new URL(request.url ?? '/', 'http://localhost').pathname;
     if (pathname !== path) {

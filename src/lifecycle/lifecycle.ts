@@ -30,7 +30,9 @@ export class Lifecycle {
     if (this.isDraining) return;
     this.isDraining = true;
     this.gate.drain();
-    this.logger.log(`draining: closing ${this.hub.connectionCount} connections with ${CloseCode.ServiceRestart}`);
+    this.logger.log(
+      `draining: closing ${this.hub.connectionCount} connections with ${CloseCode.ServiceRestart}`,
+    );
     this.hub.closeAll(CloseCode.ServiceRestart, 'service restart');
     const deadline = Date.now() + CLOSE_GRACE_MS;
     while (this.hub.connectionCount > 0 && Date.now() < deadline) {

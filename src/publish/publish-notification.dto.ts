@@ -23,15 +23,20 @@ function IsPresent(): PropertyDecorator {
       target: target.constructor,
       propertyName: propertyName as string,
       validator: {
-        validate: (_value: unknown, args: ValidationArguments) =>
-          Object.prototype.hasOwnProperty.call(args.object, args.property),
+        // JSON has no `undefined`: undefined means the property was absent.
+        validate: (value: unknown) => value !== undefined,
         defaultMessage: (args: ValidationArguments) => `${args.property} is required (any JSON value)`,
       },
     });
 }
 
 export class PublishNotificationDto {
-  @ApiPropertyOptional({ type: [String], maxItems: 10000, example: ['alice'], description: 'user ids (1-200 chars, no control chars)' })
+  @ApiPropertyOptional({
+    type: [String],
+    maxItems: 10000,
+    example: ['alice'],
+    description: 'user ids (1-200 chars, no control chars)',
+  })
   // class-validator runs the decorators nearest the property first: the array check comes first.
   @IsOptional()
   @Matches(NO_CONTROL_CHARS, { each: true, message: 'users must not contain control characters' })
@@ -41,7 +46,12 @@ export class PublishNotificationDto {
   @IsArray()
   users?: string[];
 
-  @ApiPropertyOptional({ type: [String], maxItems: 100, example: ['orders.42'], description: 'topic names ([A-Za-z0-9._:-], 1-200 chars)' })
+  @ApiPropertyOptional({
+    type: [String],
+    maxItems: 100,
+    example: ['orders.42'],
+    description: 'topic names ([A-Za-z0-9._:-], 1-200 chars)',
+  })
   @IsOptional()
   @Matches(TOPIC_NAME, { each: true, message: 'each of topics must be 1-200 characters of [A-Za-z0-9._:-]' })
   @IsString({ each: true })

@@ -17,7 +17,12 @@ export class PublishService {
   async publish(request: PublishNotificationDto): Promise<PublishResult> {
     const channels = targetChannels(request);
     const id = randomUUID();
-    const draft = { id, type: request.type, payload: request.payload ?? null, createdAt: new Date().toISOString() };
+    const draft = {
+      id,
+      type: request.type,
+      payload: request.payload ?? null,
+      createdAt: new Date().toISOString(),
+    };
     const deliveries = await this.broker.publish(draft, channels);
     return { id, deliveries };
   }

@@ -76,11 +76,22 @@ describe('two replicas on one Redis', () => {
     const forbidden = track(await connect(b, aToken({ topics: ['invoices.*'] })));
     const notSubscribed = track(await connect(a, aToken({ topics: ['*'] })));
     for (const client of [allowed, exact, forbidden]) client.send('subscribe', { channel: `topic:${topic}` });
-    expect((await allowed.nextFrame('subscribed')).data).toMatchObject({ channel: `topic:${topic}`, offset: 0 });
-    expect((await exact.nextFrame('subscribed')).data).toMatchObject({ channel: `topic:${topic}`, offset: 0 });
-    expect((await forbidden.nextFrame('error')).data).toMatchObject({ code: 'forbidden', channel: `topic:${topic}` });
+    expect((await allowed.nextFrame('subscribed')).data).toMatchObject({
+      channel: `topic:${topic}`,
+      offset: 0,
+    });
+    expect((await exact.nextFrame('subscribed')).data).toMatchObject({
+      channel: `topic:${topic}`,
+      offset: 0,
+    });
+    expect((await forbidden.nextFrame('error')).data).toMatchObject({
+      code: 'forbidden',
+      channel: `topic:${topic}`,
+    });
     const response = await publish(b, { topics: [topic], type: 'order.created', payload: { id: 1 } });
-    expect(response.body.deliveries).toEqual([{ channel: `topic:${topic}`, offset: 1, epoch: expect.any(String) as unknown }]);
+    expect(response.body.deliveries).toEqual([
+      { channel: `topic:${topic}`, offset: 1, epoch: expect.any(String) as unknown },
+    ]);
     await allowed.waitForNotifications(1, `topic:${topic}`);
     await exact.waitForNotifications(1, `topic:${topic}`);
     await sleep(200);

@@ -1,7 +1,11 @@
 import { Logger } from '@nestjs/common';
 import { Broker, ChannelMessage, NotificationDraft } from '../../src/broker/broker';
 import { MemoryBroker } from '../../src/broker/memory.broker';
-import { connectOrFail, createCommandClient, createSubscriberClient } from '../../src/broker/redis/redis-client';
+import {
+  connectOrFail,
+  createCommandClient,
+  createSubscriberClient,
+} from '../../src/broker/redis/redis-client';
 import { channelKeys, RedisBroker } from '../../src/broker/redis/redis.broker';
 import { startRedis, TestRedis } from '../support/redis';
 import { waitUntil } from '../support/wait';
@@ -42,7 +46,8 @@ const memoryEngine = (): Engine => {
     },
     peer: (self) => Promise.resolve(self),
     loseHistory: (channel) => {
-      for (const broker of brokers) (broker as unknown as { channels: Map<string, unknown> }).channels.delete(channel);
+      for (const broker of brokers)
+        (broker as unknown as { channels: Map<string, unknown> }).channels.delete(channel);
       return Promise.resolve();
     },
     teardown: async () => {
@@ -62,7 +67,10 @@ const redisEngine = (): Engine => {
       const commands = createCommandClient(redis.url, logger);
       const subscriber = createSubscriberClient(redis.url, logger);
       await Promise.all([connectOrFail(commands, redis.url), connectOrFail(subscriber, redis.url)]);
-      const broker = new RedisBroker(commands, subscriber, { historySize: HISTORY_SIZE, historyTtlSeconds: 60 });
+      const broker = new RedisBroker(commands, subscriber, {
+        historySize: HISTORY_SIZE,
+        historyTtlSeconds: 60,
+      });
       await broker.start();
       brokers.push(broker);
       return broker;
@@ -146,7 +154,11 @@ describe.each([memoryEngine, redisEngine])('Broker contract', (makeEngine) => {
       const page = await sut.history(channel, 1, 100);
       expect(page.offset).toBe(4);
       expect(page.messages.map((m) => m.offset)).toEqual([2, 3, 4]);
-      expect(JSON.parse(page.messages[0].data)).toMatchObject({ offset: 2, epoch: page.epoch, payload: { n: 2 } });
+      expect(JSON.parse(page.messages[0].data)).toMatchObject({
+        offset: 2,
+        epoch: page.epoch,
+        payload: { n: 2 },
+      });
       expect((await sut.history(channel, 1, 2)).messages.map((m) => m.offset)).toEqual([2, 3]);
       expect((await sut.history(channel, 4, 100)).messages).toEqual([]);
     });

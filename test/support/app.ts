@@ -30,15 +30,37 @@ export interface TestApp {
  * Starts the built service (`dist/main.js`, made by `npm test`'s build step) as its own process, with
  * test secrets and the given variables, and waits for /health/ready. `REDIS_URL` unset → memory engine.
  */
-export async function startApp(env: Record<string, string | undefined> = {}, readyTimeoutMs = 15_000): Promise<TestApp> {
-  const port = env.PORT ? Number(env.PORT) : await freePort();
+export async function startApp(
+  env: Record<string, string | undefined> = {},
+  readyTimeoutMs = 15_000,
+): Promise<TestApp> {
+  // A port picked as free may be taken by another test process before the app binds it; then the
+  // app exits (EADDRINUSE) and we try another. The app's own "listening on port" line proves that
+  // the server answering health checks is this process, not a neighbour's.
+  for (let attempt = 1; ; attempt++) {
+    const port = env.PORT ? Number(env.PORT) : await freePort();
+    try {
+      return await launchApp(env, port, readyTimeoutMs);
+    } catch (error) {
+      if (!(error instanceof PortTakenError) || env.PORT || attempt >= 5) throw error;
+    }
+  }
+}
+
+class PortTakenError extends Error {}
+
+async function launchApp(
+  env: Record<string, string | undefined>,
+  port: number,
+  readyTimeoutMs: number,
+): Promise<TestApp> {
   const child: ChildProcess = spawn(process.execPath, [MAIN], {
     env: {
       PATH: process.env.PATH,
       NODE_ENV: 'production',
       JWT_SECRET: TEST_JWT_SECRET,
       API_KEYS: `test:${TEST_API_KEY},other:${OTHER_API_KEY}`,
-      LOG_LEVEL: 'warn',
+      LOG_LEVEL: 'info',
       ...env,
       PORT: String(port),
     },
@@ -70,7 +92,11 @@ export async function startApp(env: Record<string, string | undefined> = {}, rea
   try {
     await waitUntil(
       async () => {
-        if (child.exitCode !== null) throw new Error(`app exited with ${child.exitCode}:\n${output}`);
+        if (child.exitCode !== null) {
+          if (output.includes('EADDRINUSE')) throw new PortTakenError(`port ${port} taken`);
+          throw new Error(`app exited with ${child.exitCode}:\n${output}`);
+        }
+        if (!output.includes(`listening on port ${port}`)) return false;
         try {
           return (await httpRequest('GET', `${url}/health/ready`, { timeoutMs: 2000 })).status === 200;
         } catch {
@@ -89,13 +115,21 @@ export async function startApp(env: Record<string, string | undefined> = {}, rea
 }
 
 /** Runs the built service to completion (for start-up failures): exit code and output. */
-export async function runAppToExit(env: Record<string, string | undefined>, timeoutMs = 15_000): Promise<{ code: number | null; output: string }> {
-  const child = spawn(process.execPath, [MAIN], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+export async function runAppToExit(
+  env: Record<string, string | undefined>,
+  timeoutMs = 15_000,
+): Promise<{ code: number | null; output: string }> {
+  const child = spawn(process.execPath, [MAIN], {
+    env: { PATH: process.env.PATH, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  const code = await new Promise<number | null>((resolve) => child.once('exit', (exitCode) => resolve(exitCode)));
+  const code = await new Promise<number | null>((resolve) =>
+    child.once('exit', (exitCode) => resolve(exitCode)),
+  );
   clearTimeout(timer);
   return { code, output };
 }

@@ -29,9 +29,15 @@ export interface TokenClaims {
 
 let userCounter = 0;
 /** A user id no other test uses (tests may share one Redis). */
-export const aUserId = (label = 'user'): string => `${label}-${process.pid}-${Date.now().toString(36)}-${++userCounter}`;
+export const aUserId = (label = 'user'): string =>
+  `${label}-${process.pid}-${Date.now().toString(36)}-${++userCounter}`;
 
-export function aToken({ sub = aUserId(), topics, expiresIn = 3600, secret = TEST_JWT_SECRET }: TokenClaims = {}): string {
+export function aToken({
+  sub = aUserId(),
+  topics,
+  expiresIn = 3600,
+  secret = TEST_JWT_SECRET,
+}: TokenClaims = {}): string {
   const claims: Record<string, unknown> = { sub, exp: Math.floor(Date.now() / 1000) + expiresIn };
   if (topics) claims.topics = topics;
   return jwt.sign(claims, secret, { algorithm: 'HS256', noTimestamp: true });
@@ -78,7 +84,11 @@ export class TestClient {
       .filter((data) => channel === undefined || data.channel === channel);
   }
 
-  async waitForNotifications(count: number, channel?: string, timeoutMs = 10_000): Promise<NotificationData[]> {
+  async waitForNotifications(
+    count: number,
+    channel?: string,
+    timeoutMs = 10_000,
+  ): Promise<NotificationData[]> {
     return waitUntil(
       () => {
         const received = this.notifications(channel);
@@ -109,10 +119,17 @@ export interface ConnectOptions {
 }
 
 /** Connects with the token in the query (as browsers do) and waits for `ready`. */
-export async function connect(app: Pick<TestApp, 'wsUrl'>, token: string, options: ConnectOptions = {}): Promise<TestClient> {
+export async function connect(
+  app: Pick<TestApp, 'wsUrl'>,
+  token: string,
+  options: ConnectOptions = {},
+): Promise<TestClient> {
   const query = new URLSearchParams({ access_token: token });
   for (const [name, value] of Object.entries(options.query ?? {})) query.set(name, String(value));
-  const socket = new WebSocket(`${app.wsUrl}?${query}`, { headers: options.headers, ...options.wsOptions });
+  const socket = new WebSocket(`${app.wsUrl}?${query.toString()}`, {
+    headers: options.headers,
+    ...options.wsOptions,
+  });
   const client = new TestClient(socket);
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('connect timed out')), 5000);
@@ -137,7 +154,11 @@ export async function connect(app: Pick<TestApp, 'wsUrl'>, token: string, option
 export async function refusedUpgrade(
   url: string,
   headers: Record<string, string> = {},
-): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Record<string, unknown> }> {
+): Promise<{
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Record<string, unknown>;
+}> {
   const socket = new WebSocket(url, { headers });
   socket.on('error', () => undefined);
   return new Promise((resolve, reject) => {
@@ -152,7 +173,11 @@ export async function refusedUpgrade(
       response.on('data', (chunk: Buffer) => (body += chunk.toString()));
       response.on('end', () => {
         clearTimeout(timer);
-        resolve({ status: response.statusCode ?? 0, headers: response.headers, body: JSON.parse(body) as Record<string, unknown> });
+        resolve({
+          status: response.statusCode ?? 0,
+          headers: response.headers,
+          body: JSON.parse(body) as Record<string, unknown>,
+        });
       });
     });
   });
@@ -161,7 +186,10 @@ export async function refusedUpgrade(
 export interface PublishResponse {
   status: number;
   headers: HttpResponse['headers'];
-  body: Record<string, unknown> & { id?: string; deliveries?: { channel: string; offset: number; epoch: string }[] };
+  body: Record<string, unknown> & {
+    id?: string;
+    deliveries?: { channel: string; offset: number; epoch: string }[];
+  };
 }
 
 /** POSTs JSON to the app with the test API key (or `apiKey`). */
@@ -180,11 +208,19 @@ export async function post(
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
   const text = response.text;
-  return { status: response.status, headers: response.headers, body: text ? (JSON.parse(text) as PublishResponse['body']) : {} };
+  return {
+    status: response.status,
+    headers: response.headers,
+    body: text ? (JSON.parse(text) as PublishResponse['body']) : {},
+  };
 }
 
 export const publish = (app: Pick<TestApp, 'url'>, body: unknown, options?: Parameters<typeof post>[3]) =>
   post(app, '/v1/notifications', body, options);
 
 /** A valid publish body to the given users. */
-export const aNotification = (users: string[], payload: unknown = { n: 1 }, type = 'test.event') => ({ users, type, payload });
+export const aNotification = (users: string[], payload: unknown = { n: 1 }, type = 'test.event') => ({
+  users,
+  type,
+  payload,
+});

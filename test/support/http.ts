@@ -13,7 +13,11 @@ export interface HttpResponse {
 export function httpRequest(
   method: string,
   url: string,
-  { body, headers = {}, timeoutMs = 10_000 }: { body?: string; headers?: Record<string, string>; timeoutMs?: number } = {},
+  {
+    body,
+    headers = {},
+    timeoutMs = 10_000,
+  }: { body?: string; headers?: Record<string, string>; timeoutMs?: number } = {},
 ): Promise<HttpResponse> {
   return new Promise((resolve, reject) => {
     const req = request(url, { method, headers, agent: false, timeout: timeoutMs }, (res) => {
@@ -29,7 +33,14 @@ export function httpRequest(
   });
 }
 
-export async function getJson(url: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: HttpResponse['headers']; body: Record<string, unknown> }> {
+export async function getJson(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: HttpResponse['headers']; body: Record<string, unknown> }> {
   const response = await httpRequest('GET', url, { headers });
-  return { status: response.status, headers: response.headers, body: response.text ? (JSON.parse(response.text) as Record<string, unknown>) : {} };
+  return {
+    status: response.status,
+    headers: response.headers,
+    body: response.text ? (JSON.parse(response.text) as Record<string, unknown>) : {},
+  };
 }

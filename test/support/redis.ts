@@ -1,7 +1,6 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import Redis from 'ioredis';
 import { freePort, waitUntil } from './wait';
@@ -29,21 +28,6 @@ export interface RedisOptions {
   shared?: boolean;
 }
 
-/** True when something on the port answers a Redis PING (plain socket: nothing is left open). */
-function answersPing(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    const done = (result: boolean) => {
-      socket.destroy();
-      resolve(result);
-    };
-    socket.setTimeout(500, () => done(false));
-    socket.on('error', () => done(false));
-    socket.on('connect', () => socket.write('PING\r\n'));
-    socket.on('data', (data) => done(data.toString().startsWith('+PONG')));
-  });
-}
-
 /** Starts a `redis-server` of this test's own on a free port (or uses REDIS_URL, see options). */
 export async function startRedis(options: RedisOptions = {}): Promise<TestRedis> {
   const clients: Redis[] = [];
@@ -53,7 +37,8 @@ export async function startRedis(options: RedisOptions = {}): Promise<TestRedis>
     clients.push(redis);
     return redis;
   };
-  const closeClients = () => Promise.all(clients.splice(0).map((redis) => redis.quit().catch(() => redis.disconnect())));
+  const closeClients = () =>
+    Promise.all(clients.splice(0).map((redis) => redis.quit().catch(() => redis.disconnect())));
 
   const shared = process.env.REDIS_URL;
   if (shared && options.shared !== false) {
@@ -69,26 +54,40 @@ export async function startRedis(options: RedisOptions = {}): Promise<TestRedis>
     };
   }
 
-  const port = await freePort();
+  let port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'herald-redis-'));
-  const url = `redis://127.0.0.1:${port}`;
   let child: ChildProcess | undefined;
 
+  // The server's own "Ready to accept connections" line proves that what answers on the port is this
+  // process; a port another test process took first makes it exit, and we try another.
   const launch = async () => {
     const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--dir', dir];
     args.push('--appendonly', options.appendonly ? 'yes' : 'no', '--appendfsync', 'always');
-    const started = spawn('redis-server', args, { stdio: 'ignore' });
+    const started = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'ignore'] });
     child = started;
+    let output = '';
+    started.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     await waitUntil(
       () => {
-        if (started.exitCode !== null) throw new Error(`redis-server exited with ${started.exitCode}`);
-        return answersPing(port);
+        if (started.exitCode !== null)
+          throw new Error(`redis-server exited with ${started.exitCode}: ${output}`);
+        return output.includes('Ready to accept connections');
       },
       10_000,
       `redis-server on ${port}`,
-      50,
+      20,
     );
   };
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await launch();
+      break;
+    } catch (error) {
+      if (attempt >= 5) throw error;
+      port = await freePort();
+    }
+  }
+  const url = `redis://127.0.0.1:${port}`;
 
   const halt = async (signal: NodeJS.Signals) => {
     const running = child;
@@ -98,7 +97,6 @@ export async function startRedis(options: RedisOptions = {}): Promise<TestRedis>
     await exited;
   };
 
-  await launch();
   return {
     url,
     port,

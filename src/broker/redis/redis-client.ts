@@ -8,7 +8,9 @@ const MAX_RECONNECT_DELAY_MS = 2000;
 
 export class RedisUnreachableError extends Error {
   constructor(url: string, cause: unknown) {
-    super(`REDIS_URL=${redactUrl(url)} is unreachable: ${cause instanceof Error ? cause.message : String(cause)}`);
+    super(
+      `REDIS_URL=${redactUrl(url)} is unreachable: ${cause instanceof Error ? cause.message : String(cause)}`,
+    );
     this.name = 'RedisUnreachableError';
   }
 }

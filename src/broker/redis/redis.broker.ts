@@ -67,7 +67,9 @@ export class RedisBroker extends Broker {
     super();
     commands.defineCommand('heraldPublish', { numberOfKeys: 2, lua: script('publish.lua') });
     commands.defineCommand('heraldHistory', { numberOfKeys: 2, lua: script('history.lua') });
-    subscriber.on('message', (pubsubChannel: string, message: string) => this.receive(pubsubChannel, message));
+    subscriber.on('message', (pubsubChannel: string, message: string) =>
+      this.receive(pubsubChannel, message),
+    );
     subscriber.on('ready', () => this.onSubscriberReady());
   }
 
@@ -243,4 +245,3 @@ export class RedisBroker extends Broker {
     );
   }
 }
-
