@@ -1,7 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { AuthModule } from './auth/auth.module';
-import { BrokerModule } from './broker/broker.module';
+import { EngineModule } from './engine/engine.module';
 import { EngineUnavailableFilter, HttpErrorFilter } from './common/http-errors';
 import { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
@@ -17,7 +17,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         ConfigModule.forRoot(config),
-        BrokerModule,
+        EngineModule,
         AuthModule,
         GatewayModule,
         LifecycleModule,

@@ -5,6 +5,7 @@ const DESCRIPTIONS: Record<number, string> = {
   400: 'invalid request; the message names the field',
   401: 'missing or invalid API key',
   404: 'not found',
+  409: 'a request with the same Idempotency-Key is still in progress; retry later',
   413: 'body larger than MAX_PAYLOAD_BYTES',
   422: 'Idempotency-Key reused with a different body',
   429: 'rate limited; see Retry-After',

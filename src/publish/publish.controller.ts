@@ -1,6 +1,7 @@
-import { Body, Controller, HttpCode, Inject, Post, UseGuards } from '@nestjs/common';
-import { ApiAcceptedResponse, ApiBearerAuth, ApiTags } from '@nestjs/swagger';
-import { ApiKeyGuard } from '../auth/api-key.guard';
+import { Body, Controller, Headers, HttpCode, Inject, Post, Req, Res, UseGuards } from '@nestjs/common';
+import { ApiAcceptedResponse, ApiBearerAuth, ApiHeader, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import { ApiKeyGuard, type PublisherRequest } from '../auth/api-key.guard';
 import { ApiErrorResponses } from '../common/api-errors';
 import { PublishNotificationDto } from './publish-notification.dto';
 import { PublishResult, PublishService } from './publish.service';
@@ -14,9 +15,23 @@ export class PublishController {
 
   @Post()
   @HttpCode(202)
-  @ApiAcceptedResponse({ description: 'stored in every target channel and on its way to every connection' })
-  @ApiErrorResponses(400, 401, 413, 429, 503)
-  publish(@Body() body: PublishNotificationDto): Promise<PublishResult> {
-    return this.publisher.publish(body);
+  @ApiHeader({
+    name: 'Idempotency-Key',
+    required: false,
+    description: '1-200 chars; a retry with the same key (per API key) returns the first response and delivers nothing new',
+  })
+  @ApiAcceptedResponse({
+    description: 'stored in every target channel and on its way to every connection (`Idempotent-Replayed: true` on a replay)',
+  })
+  @ApiErrorResponses(400, 401, 409, 413, 422, 429, 503)
+  async publish(
+    @Body() body: PublishNotificationDto,
+    @Req() request: PublisherRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+    @Headers('idempotency-key') idempotencyKey?: string,
+  ): Promise<PublishResult> {
+    const outcome = await this.publisher.publishOnce(body, request.apiKeyName ?? '', idempotencyKey);
+    if (outcome.replayed) void reply.header('Idempotent-Replayed', 'true');
+    return outcome.response;
   }
 }

@@ -2,6 +2,7 @@ import { BadRequestException, Inject, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { Broker, Delivery } from '../broker/broker';
 import { BROADCAST, topicChannel, userChannel } from '../common/channel';
+import { IdempotentExecution, IdempotentOutcome } from '../idempotency/idempotent-execution';
 import { PublishNotificationDto } from './publish-notification.dto';
 
 export interface PublishResult {
@@ -12,7 +13,16 @@ export interface PublishResult {
 /** Turns a publish request into channels and hands it to the engine. */
 @Injectable()
 export class PublishService {
-  constructor(@Inject(Broker) private readonly broker: Broker) {}
+  constructor(
+    @Inject(Broker) private readonly broker: Broker,
+    @Inject(IdempotentExecution) private readonly idempotent: IdempotentExecution,
+  ) {}
+
+  /** Publishes, or with an Idempotency-Key returns the first response for that key (scoped by API key). */
+  publishOnce(request: PublishNotificationDto, apiKeyName: string, idempotencyKey?: string): Promise<IdempotentOutcome<PublishResult>> {
+    if (idempotencyKey === undefined) return this.publish(request).then((response) => ({ response, replayed: false }));
+    return this.idempotent.run(apiKeyName, idempotencyKey, request, () => this.publish(request));
+  }
 
   async publish(request: PublishNotificationDto): Promise<PublishResult> {
     const channels = targetChannels(request);

@@ -1,0 +1,688 @@
+/**
+ * Herald client SDK. One WebSocket to a Herald server; every notification the server accepted for this
+ * user reaches the app once and, per channel, in offset order — across reconnects, server restarts and
+ * token expiry. Zero dependencies: runs in browsers (global WebSocket) and Node (pass the `ws` package).
+ *
+ * Kept in one runtime file so the ES module build loads in a browser without a bundler.
+ */
+import type {
+  ChannelPosition,
+  ClientEvents,
+  NotificationData,
+  ServerErrorCode,
+  ServerEvents,
+  ServerFrame,
+} from './protocol.js';
+
+export type { ChannelPosition, ServerErrorCode } from './protocol.js';
+
+/** A notification as delivered to the app, with `payload` typed after its `type`. */
+export interface HeraldNotification<
+  TType extends string = string,
+  TPayload = unknown,
+> extends NotificationData {
+  type: TType;
+  payload: TPayload;
+}
+
+/**
+ * The union of notifications an app receives, from a map of `type` to payload type, e.g.
+ * `{ 'order.shipped': { orderId: number } }`. The SDK does not validate payloads: the map is the app's
+ * statement of what its publishers send.
+ */
+export type NotificationOf<TPayloads extends object> = {
+  [TType in keyof TPayloads & string]: HeraldNotification<TType, TPayloads[TType]>;
+}[keyof TPayloads & string];
+
+/** Errors found by the SDK itself, besides the server's `error` frame codes. */
+export type ClientErrorCode =
+  | 'unauthorized' // the server refused the token (HTTP 401 before the upgrade); the SDK gave up
+  | 'token_expired' // a fixed `token` expired and there is no `getToken`; the SDK gave up
+  | 'token_unavailable' // `getToken()` threw or rejected; the SDK retries
+  | 'frame_too_big' // the server closed with 1009; the SDK gave up
+  | 'connection_failed' // the WebSocket could not be created; the SDK retries
+  | 'bad_frame'; // the server sent a frame that is not `{event, data}` JSON text; it was ignored
+
+export interface HeraldError {
+  code: ServerErrorCode | ClientErrorCode;
+  message: string;
+  channel?: string;
+}
+
+export type HeraldConnectionState =
+  | 'connecting' // opening a socket, or waiting for `ready` and the first `subscribed` answers
+  | 'recovering' // `ready` after a reconnect; recovery subscribes await their `subscribed` answers
+  | 'connected' // every channel's subscribe is answered; replays follow their answers
+  | 'disconnected' // waiting to reconnect
+  | 'closed'; // `close()` was called or the SDK gave up; it will not reconnect
+
+export interface HeraldClientEvents<TPayloads extends object = Record<string, unknown>> {
+  notification: NotificationOf<TPayloads>;
+  /** `attempt`: 1 for the first try after a working connection (or the very first), then 2, 3… */
+  connecting: { attempt: number };
+  connected: { connectionId: string; userId: string };
+  recovering: { channels: string[] };
+  /** `willReconnect: false` means the state is now `closed`. Codes 1006 and below are not sent by the server. */
+  disconnected: { code: number; reason: string; willReconnect: boolean };
+  /** The server no longer had this channel's history since the last delivered notification: reload state. */
+  unrecovered: { channel: string };
+  error: HeraldError;
+}
+
+/** What the SDK needs of a WebSocket; the browser's `WebSocket` and the `ws` package both fit. */
+export interface WebSocketLike {
+  readonly readyState: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  addEventListener(type: 'open', listener: () => void): void;
+  addEventListener(type: 'message', listener: (event: { data: unknown }) => void): void;
+  addEventListener(type: 'close', listener: (event: { code: number; reason: string }) => void): void;
+  addEventListener(type: 'error', listener: () => void): void;
+}
+
+export type WebSocketConstructor = new (url: string) => WebSocketLike;
+
+export interface HeraldClientOptions {
+  /** The Herald WebSocket endpoint, e.g. `wss://herald.example.com/v1/ws`. */
+  url: string;
+  /** A fixed JWT. With `getToken` as well, it is used for the first connection. */
+  token?: string;
+  /** Returns a fresh JWT: before connecting without a valid one, after close 4001, and before `exp` to `refresh`. */
+  getToken?: () => Promise<string>;
+  /** Default `globalThis.WebSocket`. In Node, pass the `ws` package's `WebSocket` (it can see a 401 refusal). */
+  WebSocket?: WebSocketConstructor;
+  /** The delay before reconnect attempt n (from 0) is uniform in [0, min(capMs, baseMs·2^n)]. */
+  reconnectBackoff?: { baseMs?: number; capMs?: number };
+  /** A socket that has not sent `ready` within this many ms is dropped and retried. Default 10000. */
+  connectTimeoutMs?: number;
+  /** How long before the token's `exp` to refresh it, in ms. Default 30000. */
+  tokenRefreshMarginMs?: number;
+}
+
+const DEFAULT_BACKOFF_BASE_MS = 500;
+const DEFAULT_BACKOFF_CAP_MS = 30_000;
+const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+const DEFAULT_TOKEN_REFRESH_MARGIN_MS = 30_000;
+/** Keeps a token the server and client clocks disagree about from being refreshed in a loop. */
+const MIN_TOKEN_REFRESH_DELAY_MS = 1_000;
+/** setTimeout fires at once for longer delays. */
+const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
+const SOCKET_OPEN = 1;
+
+/** Close codes that change what the SDK does; any other close (4008, 4009, network loss) reconnects with backoff. */
+const CloseCode = {
+  normal: 1000,
+  abnormal: 1006,
+  frameTooBig: 1009,
+  serviceRestart: 1012,
+  tokenExpired: 4001,
+} as const;
+
+const BROADCAST_CHANNEL = 'broadcast';
+const TOPIC_PREFIX = 'topic:';
+const userChannel = (userId: string): string => `user:${userId}`;
+
+/**
+ * Full-jitter exponential backoff: the delay before retry n (counted from 0 since the last `reset`) is
+ * uniform in [0, min(capMs, baseMs·2^n)] ms.
+ * @internal
+ */
+export class ReconnectBackoff {
+  private retries = 0;
+
+  constructor(
+    private readonly baseMs: number,
+    private readonly capMs: number,
+    private readonly random: () => number = Math.random,
+  ) {}
+
+  nextDelayMs(): number {
+    const ceilingMs = Math.min(this.capMs, this.baseMs * 2 ** this.retries);
+    this.retries++;
+    return this.random() * ceilingMs;
+  }
+
+  reset(): void {
+    this.retries = 0;
+  }
+}
+
+/**
+ * The `exp` claim of a JWT in ms since the Unix epoch, read without verifying the signature (the server
+ * does that); `undefined` for an opaque or malformed token, whose expiry the SDK then cannot anticipate.
+ */
+export function decodeTokenExpiryMs(token: string): number | undefined {
+  const payload = token.split('.')[1];
+  if (payload === undefined) return undefined;
+  const base64 = payload.replace(/-/g, '+').replace(/_/g, '/');
+  let claims: unknown;
+  try {
+    claims = JSON.parse(atob(base64.padEnd(base64.length + ((4 - (base64.length % 4)) % 4), '=')));
+  } catch {
+    return undefined;
+  }
+  const exp = typeof claims === 'object' && claims !== null && 'exp' in claims ? claims.exp : undefined;
+  return typeof exp === 'number' ? exp * 1000 : undefined;
+}
+
+/** Per channel: where the app is, and what is in flight for it on the current connection. */
+interface ChannelTrack {
+  /** The last notification delivered to the app, or the newest one when the channel was joined. */
+  position?: ChannelPosition;
+  /**
+   * The position came from a plain subscribe's `subscribed` and nothing was delivered since: a notification
+   * at or below it is a live one that raced that answer (never a duplicate), so it is delivered.
+   */
+  positionIsTentative: boolean;
+  /** `recover`: drop this channel's notifications until `subscribed`; the replay after it carries them. */
+  subscribeInFlight?: 'join' | 'recover';
+}
+
+/** The `ws` package's extras, through which Node sees the HTTP status of a refused handshake. */
+interface NodeWebSocket extends WebSocketLike {
+  on(
+    event: 'unexpected-response',
+    listener: (request: unknown, response: { statusCode?: number }) => void,
+  ): unknown;
+  terminate(): void;
+}
+
+function isNodeWebSocket(socket: WebSocketLike): socket is NodeWebSocket {
+  const candidate = socket as Partial<NodeWebSocket>;
+  return typeof candidate.on === 'function' && typeof candidate.terminate === 'function';
+}
+
+/** `undefined` for anything but `{event, data}` JSON text. The event may be one this SDK does not know. */
+function parseServerFrame(raw: unknown): ServerFrame | undefined {
+  if (typeof raw !== 'string') return undefined;
+  let frame: unknown;
+  try {
+    frame = JSON.parse(raw);
+  } catch {
+    return undefined;
+  }
+  const isFrame =
+    typeof frame === 'object' &&
+    frame !== null &&
+    'event' in frame &&
+    typeof frame.event === 'string' &&
+    'data' in frame &&
+    typeof frame.data === 'object' &&
+    frame.data !== null;
+  return isFrame ? (frame as ServerFrame) : undefined;
+}
+
+type StateEvent = 'connecting' | 'recovering' | 'connected' | 'disconnected';
+type CloseInfo = { code: number; reason: string };
+
+export class HeraldClient<TPayloads extends object = Record<string, unknown>> {
+  private readonly listeners: {
+    [E in keyof HeraldClientEvents<TPayloads>]: Set<(payload: HeraldClientEvents<TPayloads>[E]) => void>;
+  } = {
+    notification: new Set(),
+    connecting: new Set(),
+    connected: new Set(),
+    recovering: new Set(),
+    disconnected: new Set(),
+    unrecovered: new Set(),
+    error: new Set(),
+  };
+  private readonly url: URL;
+  private readonly WebSocketClass: WebSocketConstructor;
+  private readonly backoff: ReconnectBackoff;
+  private readonly channels = new Map<string, ChannelTrack>([
+    [BROADCAST_CHANNEL, { positionIsTentative: false }],
+  ]);
+  private currentState: HeraldConnectionState = 'disconnected';
+  private socket?: WebSocketLike;
+  /** From `ready` until the socket goes. */
+  private session?: { connectionId: string; userId: string };
+  private userId?: string;
+  private attempt = 0;
+  private token?: string;
+  /** The token came from `getToken()` for the current attempt, so a 401 for it is final. */
+  private tokenIsFresh = false;
+  private tokenNeedsRenewal = false;
+  private tokenSentInRefresh?: string;
+  private lastFrameAtMs = 0;
+  private reconnectTimer?: ReturnType<typeof setTimeout>;
+  private connectTimer?: ReturnType<typeof setTimeout>;
+  private heartbeatTimer?: ReturnType<typeof setInterval>;
+  private tokenRefreshTimer?: ReturnType<typeof setTimeout>;
+
+  constructor(private readonly options: HeraldClientOptions) {
+    if (options.token === undefined && options.getToken === undefined) {
+      throw new TypeError('HeraldClient needs `token` or `getToken`');
+    }
+    const WebSocketClass =
+      options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+    if (WebSocketClass === undefined) {
+      throw new TypeError('No global WebSocket: pass `WebSocket` (in Node, the `ws` package)');
+    }
+    this.url = new URL(options.url);
+    this.WebSocketClass = WebSocketClass;
+    this.token = options.token;
+    this.backoff = new ReconnectBackoff(
+      options.reconnectBackoff?.baseMs ?? DEFAULT_BACKOFF_BASE_MS,
+      options.reconnectBackoff?.capMs ?? DEFAULT_BACKOFF_CAP_MS,
+    );
+    // Deferred so that listeners added right after construction see the first `connecting`.
+    queueMicrotask(() => void this.connect());
+  }
+
+  get state(): HeraldConnectionState {
+    return this.currentState;
+  }
+
+  /** Per channel, the last delivered position (or, before any, the newest one when joined); a snapshot. */
+  get positions(): Record<string, ChannelPosition> {
+    const positions: Record<string, ChannelPosition> = {};
+    for (const [channel, track] of this.channels) {
+      if (track.position) positions[channel] = { ...track.position };
+    }
+    return positions;
+  }
+
+  /** The topics joined now and after every reconnect. */
+  get topics(): string[] {
+    return [...this.channels.keys()].filter((channel) => channel.startsWith(TOPIC_PREFIX));
+  }
+
+  /** Returns a function that removes the listener. A listener that throws is reported on the console. */
+  on<E extends keyof HeraldClientEvents<TPayloads>>(
+    event: E,
+    listener: (payload: HeraldClientEvents<TPayloads>[E]) => void,
+  ): () => void {
+    this.listeners[event].add(listener);
+    return () => this.off(event, listener);
+  }
+
+  off<E extends keyof HeraldClientEvents<TPayloads>>(
+    event: E,
+    listener: (payload: HeraldClientEvents<TPayloads>[E]) => void,
+  ): void {
+    this.listeners[event].delete(listener);
+  }
+
+  /** Joins `topic:<name>` now and after every reconnect, until `unsubscribe` or a refusal (`error` event). */
+  subscribe(channel: string): void {
+    if (!channel.startsWith(TOPIC_PREFIX)) {
+      throw new TypeError(`Only topic:<name> channels can be subscribed to, not "${channel}"`);
+    }
+    if (this.channels.has(channel) || this.currentState === 'closed') return;
+    const track: ChannelTrack = { positionIsTentative: false };
+    this.channels.set(channel, track);
+    if (this.session) this.sendSubscribe(channel, track);
+  }
+
+  unsubscribe(channel: string): void {
+    if (!channel.startsWith(TOPIC_PREFIX) || !this.channels.delete(channel)) return;
+    if (this.session) this.send('unsubscribe', { channel });
+  }
+
+  /** Closes the connection for good: no reconnect, every timer cleared. */
+  close(): void {
+    const socket = this.socket;
+    this.detachSocket();
+    socket?.close(CloseCode.normal, 'client closed');
+    this.stop({ code: CloseCode.normal, reason: 'client closed' });
+  }
+
+  private async connect(): Promise<void> {
+    if (this.isClosed()) return;
+    this.attempt++;
+    this.enterState('connecting', { attempt: this.attempt });
+    if (this.isClosed()) return; // a listener called close()
+    let token: string | undefined;
+    try {
+      token = await this.tokenForConnect();
+    } catch (error) {
+      if (this.isClosed()) return;
+      this.emit('error', { code: 'token_unavailable', message: `getToken failed: ${String(error)}` });
+      return this.reconnectAfter(this.backoff.nextDelayMs(), {
+        code: CloseCode.abnormal,
+        reason: 'no token',
+      });
+    }
+    if (this.isClosed()) return;
+    if (token === undefined) {
+      const closed = { code: CloseCode.abnormal, reason: 'token expired' };
+      return this.giveUp(closed, {
+        code: 'token_expired',
+        message: 'the token expired and there is no getToken',
+      });
+    }
+    this.openSocket(token);
+  }
+
+  /** `undefined` when the only token is a fixed one that has expired. */
+  private async tokenForConnect(): Promise<string | undefined> {
+    this.tokenIsFresh = false;
+    const expiresAtMs = this.token === undefined ? undefined : decodeTokenExpiryMs(this.token);
+    const expired = expiresAtMs !== undefined && expiresAtMs <= Date.now();
+    const usable = this.token !== undefined && !expired && !this.tokenNeedsRenewal;
+    if (usable || !this.options.getToken) return usable ? this.token : undefined;
+    this.token = await this.options.getToken();
+    this.tokenIsFresh = true;
+    this.tokenNeedsRenewal = false;
+    return this.token;
+  }
+
+  private openSocket(token: string): void {
+    const url = new URL(this.url);
+    url.searchParams.set('access_token', token);
+    for (const track of this.channels.values()) track.subscribeInFlight = undefined;
+    const personal = this.userId === undefined ? undefined : this.channels.get(userChannel(this.userId));
+    if (personal?.position) {
+      // The server answers these after `ready` with `subscribed` for the personal channel, then the replay.
+      url.searchParams.set('offset', String(personal.position.offset));
+      url.searchParams.set('epoch', personal.position.epoch);
+      personal.subscribeInFlight = 'recover';
+    }
+
+    let socket: WebSocketLike;
+    try {
+      socket = new this.WebSocketClass(url.toString());
+    } catch (error) {
+      this.emit('error', { code: 'connection_failed', message: String(error) });
+      return this.reconnectAfter(this.backoff.nextDelayMs(), {
+        code: CloseCode.abnormal,
+        reason: String(error),
+      });
+    }
+    this.socket = socket;
+    let opened = false;
+    let handshakeStatus: number | undefined;
+    const statusVisible = isNodeWebSocket(socket);
+    if (isNodeWebSocket(socket)) {
+      socket.on('unexpected-response', (_request, response) => {
+        handshakeStatus = response.statusCode;
+        socket.terminate();
+      });
+    }
+    socket.addEventListener('open', () => {
+      opened = true;
+    });
+    socket.addEventListener('message', (event) => {
+      if (socket === this.socket) this.handleFrame(event.data);
+    });
+    // Every error is followed by a close event, where the SDK decides what to do.
+    socket.addEventListener('error', () => undefined);
+    socket.addEventListener('close', (event) => {
+      if (socket !== this.socket) return;
+      this.detachSocket();
+      this.handleClose(
+        { code: event.code, reason: event.reason },
+        { opened, handshakeStatus, statusVisible },
+      );
+    });
+    this.connectTimer = setTimeout(
+      () => this.abandonSocket('no ready frame in time'),
+      this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+    );
+  }
+
+  /** Drops a socket that stopped answering, without waiting for a close handshake it may never finish. */
+  private abandonSocket(reason: string): void {
+    const socket = this.socket;
+    if (!socket) return;
+    this.detachSocket();
+    if (isNodeWebSocket(socket)) socket.terminate();
+    else socket.close(CloseCode.normal, reason);
+    this.handleClose({ code: CloseCode.abnormal, reason }, { opened: true, statusVisible: false });
+  }
+
+  private detachSocket(): void {
+    this.socket = undefined;
+    this.session = undefined;
+    this.tokenSentInRefresh = undefined;
+    clearTimeout(this.connectTimer);
+    clearInterval(this.heartbeatTimer);
+    clearTimeout(this.tokenRefreshTimer);
+  }
+
+  private handleClose(
+    closed: CloseInfo,
+    handshake: { opened: boolean; handshakeStatus?: number; statusVisible: boolean },
+  ): void {
+    const canRenewToken = this.options.getToken !== undefined;
+    if (closed.code === CloseCode.frameTooBig) {
+      return this.giveUp(closed, {
+        code: 'frame_too_big',
+        message: `the server closed with 1009: ${closed.reason}`,
+      });
+    }
+    if (closed.code === CloseCode.tokenExpired && !canRenewToken) {
+      return this.giveUp(closed, {
+        code: 'token_expired',
+        message: 'the token expired and there is no getToken',
+      });
+    }
+    if (handshake.handshakeStatus === 401 && (!canRenewToken || this.tokenIsFresh)) {
+      return this.giveUp(closed, {
+        code: 'unauthorized',
+        message: 'the server refused the token (HTTP 401)',
+      });
+    }
+    // A browser cannot tell a refused token from a network failure: with getToken, it assumes the token.
+    const tokenMayBeRefused =
+      handshake.handshakeStatus === 401 || (!handshake.opened && !handshake.statusVisible);
+    if (closed.code === CloseCode.tokenExpired || (tokenMayBeRefused && canRenewToken)) {
+      this.tokenNeedsRenewal = true;
+    }
+    const immediate = closed.code === CloseCode.serviceRestart || closed.code === CloseCode.tokenExpired;
+    this.reconnectAfter(immediate ? 0 : this.backoff.nextDelayMs(), closed);
+  }
+
+  private reconnectAfter(delayMs: number, closed: CloseInfo): void {
+    this.enterState('disconnected', { ...closed, willReconnect: true });
+    if (this.isClosed()) return; // a listener called close()
+    this.reconnectTimer = setTimeout(() => void this.connect(), delayMs);
+  }
+
+  private giveUp(closed: CloseInfo, error: HeraldError): void {
+    this.emit('error', error);
+    this.stop(closed);
+  }
+
+  private stop(closed: CloseInfo): void {
+    if (this.isClosed()) return;
+    clearTimeout(this.reconnectTimer);
+    this.currentState = 'closed';
+    this.emit('disconnected', { ...closed, willReconnect: false });
+  }
+
+  private isClosed(): boolean {
+    return this.currentState === 'closed';
+  }
+
+  private handleFrame(raw: unknown): void {
+    this.lastFrameAtMs = Date.now();
+    const frame = parseServerFrame(raw);
+    if (!frame) {
+      this.emit('error', {
+        code: 'bad_frame',
+        message: `not a {event, data} JSON text frame: ${String(raw)}`,
+      });
+      return;
+    }
+    switch (frame.event) {
+      case 'ready':
+        return this.handleReady(frame.data);
+      case 'notification':
+        return this.handleNotification(frame.data);
+      case 'subscribed':
+        return this.handleSubscribed(frame.data);
+      case 'error':
+        return this.handleErrorFrame(frame.data);
+      case 'refreshed':
+        return this.handleRefreshed(frame.data);
+      case 'unsubscribed':
+      case 'pong':
+        return;
+      default:
+        return; // an event this SDK version does not know
+    }
+  }
+
+  private handleReady(ready: ServerEvents['ready']): void {
+    clearTimeout(this.connectTimer);
+    this.backoff.reset();
+    this.attempt = 0;
+    if (this.userId !== undefined && this.userId !== ready.userId) {
+      this.channels.delete(userChannel(this.userId)); // the token now names another user
+    }
+    this.userId = ready.userId;
+    const personal = userChannel(ready.userId);
+    if (!this.channels.has(personal)) this.channels.set(personal, { positionIsTentative: false });
+    this.session = { connectionId: ready.connectionId, userId: ready.userId };
+    this.startHeartbeat(ready.heartbeatMs);
+    if (this.token !== undefined) this.scheduleTokenRefresh(decodeTokenExpiryMs(this.token));
+
+    const recovering: string[] = [];
+    for (const [channel, track] of this.channels) {
+      if (track.subscribeInFlight === undefined) this.sendSubscribe(channel, track);
+      if (track.subscribeInFlight === 'recover') recovering.push(channel);
+    }
+    if (recovering.length > 0) this.enterState('recovering', { channels: recovering });
+    this.enterConnectedWhenCaughtUp();
+  }
+
+  /** With a known position it recovers from there; without, the `subscribed` answer gives the position. */
+  private sendSubscribe(channel: string, track: ChannelTrack): void {
+    const position = track.position;
+    track.subscribeInFlight = position ? 'recover' : 'join';
+    this.send('subscribe', position ? { channel, ...position } : { channel });
+  }
+
+  private handleNotification(notification: NotificationData): void {
+    const track = this.channels.get(notification.channel);
+    if (!track || track.subscribeInFlight === 'recover') return;
+    const last = track.position;
+    if (last && notification.epoch !== last.epoch) {
+      track.position = { offset: notification.offset, epoch: notification.epoch };
+      this.emit('unrecovered', { channel: notification.channel });
+      return this.deliver(track, notification);
+    }
+    const isNext = !last || notification.offset === last.offset + 1;
+    if (isNext || (track.positionIsTentative && notification.offset <= last.offset)) {
+      return this.deliver(track, notification);
+    }
+    if (notification.offset > last.offset + 1) this.sendSubscribe(notification.channel, track);
+  }
+
+  private deliver(track: ChannelTrack, notification: NotificationData): void {
+    track.position = { offset: notification.offset, epoch: notification.epoch };
+    track.positionIsTentative = false;
+    // The payload's type is the app's declaration (see NotificationOf); the wire cannot prove it.
+    this.emit('notification', notification as NotificationOf<TPayloads>);
+  }
+
+  private handleSubscribed(subscribed: ServerEvents['subscribed']): void {
+    const track = this.channels.get(subscribed.channel);
+    if (!track) return;
+    const inFlight = track.subscribeInFlight;
+    track.subscribeInFlight = undefined;
+    if (inFlight === 'recover') {
+      track.positionIsTentative = false;
+      if (!subscribed.recovered) {
+        track.position = { offset: subscribed.offset, epoch: subscribed.epoch };
+        this.emit('unrecovered', { channel: subscribed.channel });
+      }
+    } else if (!track.position) {
+      track.position = { offset: subscribed.offset, epoch: subscribed.epoch };
+      track.positionIsTentative = true;
+    }
+    this.enterConnectedWhenCaughtUp();
+  }
+
+  private handleErrorFrame(error: ServerEvents['error']): void {
+    const { channel } = error;
+    const track = channel === undefined ? undefined : this.channels.get(channel);
+    if (channel !== undefined && track) {
+      track.subscribeInFlight = undefined;
+      const refused =
+        error.code === 'forbidden' || error.code === 'too_many_subscriptions' || error.code === 'bad_request';
+      if (refused && channel.startsWith(TOPIC_PREFIX)) this.channels.delete(channel);
+    }
+    this.emit('error', { code: error.code, message: error.message, channel });
+    this.enterConnectedWhenCaughtUp();
+  }
+
+  private enterConnectedWhenCaughtUp(): void {
+    if (!this.session || this.currentState === 'connected') return;
+    for (const track of this.channels.values()) {
+      if (track.subscribeInFlight !== undefined) return;
+    }
+    this.enterState('connected', { ...this.session });
+  }
+
+  /**
+   * Browsers cannot see ws pings: `ping` every interval. A connection with no frame for two intervals is
+   * dead; the check runs once per interval, so it is dropped after two to three.
+   */
+  private startHeartbeat(heartbeatMs: number): void {
+    if (!(heartbeatMs > 0)) return;
+    this.heartbeatTimer = setInterval(() => {
+      if (Date.now() - this.lastFrameAtMs >= 2 * heartbeatMs) this.abandonSocket('heartbeat timeout');
+      else this.send('ping', {});
+    }, heartbeatMs);
+  }
+
+  private scheduleTokenRefresh(expiresAtMs: number | undefined): void {
+    clearTimeout(this.tokenRefreshTimer);
+    const getToken = this.options.getToken;
+    if (!getToken || expiresAtMs === undefined) return;
+    const remainingMs = expiresAtMs - Date.now();
+    const marginMs = this.options.tokenRefreshMarginMs ?? DEFAULT_TOKEN_REFRESH_MARGIN_MS;
+    const delayMs = Math.max(remainingMs - marginMs, remainingMs / 2, MIN_TOKEN_REFRESH_DELAY_MS);
+    this.tokenRefreshTimer = setTimeout(
+      () => void this.refreshToken(getToken),
+      Math.min(delayMs, MAX_TIMER_DELAY_MS),
+    );
+  }
+
+  /** If this fails, the server closes with 4001 at expiry, and that path fetches a token and recovers. */
+  private async refreshToken(getToken: () => Promise<string>): Promise<void> {
+    const session = this.session;
+    let token: string;
+    try {
+      token = await getToken();
+    } catch (error) {
+      this.emit('error', { code: 'token_unavailable', message: `getToken failed: ${String(error)}` });
+      return;
+    }
+    if (session !== this.session) return;
+    this.tokenSentInRefresh = token;
+    this.send('refresh', { token });
+  }
+
+  private handleRefreshed(refreshed: ServerEvents['refreshed']): void {
+    if (this.tokenSentInRefresh === undefined) return;
+    this.token = this.tokenSentInRefresh;
+    this.tokenSentInRefresh = undefined;
+    this.scheduleTokenRefresh(refreshed.exp * 1000);
+  }
+
+  private send<E extends keyof ClientEvents>(event: E, data: ClientEvents[E]): void {
+    if (this.socket?.readyState === SOCKET_OPEN) this.socket.send(JSON.stringify({ event, data }));
+  }
+
+  private enterState<E extends StateEvent>(state: E, payload: HeraldClientEvents<TPayloads>[E]): void {
+    this.currentState = state;
+    this.emit(state, payload);
+  }
+
+  private emit<E extends keyof HeraldClientEvents<TPayloads>>(
+    event: E,
+    payload: HeraldClientEvents<TPayloads>[E],
+  ): void {
+    for (const listener of [...this.listeners[event]]) {
+      try {
+        listener(payload);
+      } catch (error) {
+        console.error(`[herald] a '${event}' listener threw`, error);
+      }
+    }
+  }
+}

@@ -1,0 +1,54 @@
+import { Global, Inject, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
+import { Broker } from '../broker/broker';
+import { MemoryBroker } from '../broker/memory.broker';
+import { connectOrFail, createCommandClient, createSubscriberClient } from '../broker/redis/redis-client';
+import { RedisBroker } from '../broker/redis/redis.broker';
+import { AppConfig } from '../config/app-config';
+import { IdempotencyStore } from '../idempotency/idempotency.store';
+import { MemoryIdempotencyStore } from '../idempotency/memory-idempotency.store';
+import { RedisIdempotencyStore } from '../idempotency/redis-idempotency.store';
+
+/** Everything that lives in the engine (Redis, or this process for the embedded default). */
+export interface Engine {
+  broker: Broker;
+  idempotency: IdempotencyStore;
+  close(): Promise<void>;
+}
+
+/**
+ * Decides the engine once, from REDIS_URL; the rest of the service only knows the abstractions.
+ * An unreachable REDIS_URL stops start-up with a message naming it.
+ */
+async function createEngine(config: AppConfig): Promise<Engine> {
+  const options = { historySize: config.historySize, historyTtlSeconds: config.historyTtlSeconds };
+  if (!config.redisUrl) {
+    const broker = new MemoryBroker(options);
+    return { broker, idempotency: new MemoryIdempotencyStore(), close: () => broker.close() };
+  }
+  const logger = new Logger('Redis');
+  const commands = createCommandClient(config.redisUrl, logger);
+  const subscriber = createSubscriberClient(config.redisUrl, logger);
+  await Promise.all([connectOrFail(commands, config.redisUrl), connectOrFail(subscriber, config.redisUrl)]);
+  const broker = new RedisBroker(commands, subscriber, options);
+  await broker.start();
+  return { broker, idempotency: new RedisIdempotencyStore(commands), close: () => broker.close() };
+}
+
+const ENGINE = Symbol('Engine');
+
+@Global()
+@Module({
+  providers: [
+    { provide: ENGINE, inject: [AppConfig], useFactory: createEngine },
+    { provide: Broker, inject: [ENGINE], useFactory: (engine: Engine) => engine.broker },
+    { provide: IdempotencyStore, inject: [ENGINE], useFactory: (engine: Engine) => engine.idempotency },
+  ],
+  exports: [Broker, IdempotencyStore],
+})
+export class EngineModule implements OnApplicationShutdown {
+  constructor(@Inject(ENGINE) private readonly engine: Engine) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.engine.close();
+  }
+}

@@ -1,0 +1,79 @@
+import { BadRequestException, ConflictException, Inject, Injectable, UnprocessableEntityException } from '@nestjs/common';
+import { createHash } from 'node:crypto';
+import { AppConfig } from '../config/app-config';
+import { IdempotencyStore } from './idempotency.store';
+
+/** How long a claimed key stays pending if its holder dies before answering. */
+const PENDING_TTL_SECONDS = 10;
+/** How long a duplicate request waits for the first one's response before answering 409. */
+const PENDING_WAIT_MS = 5000;
+const POLL_MS = 25;
+
+export interface IdempotentOutcome<T> {
+  response: T;
+  /** True when this is the stored response of an earlier request with the same key. */
+  replayed: boolean;
+}
+
+/**
+ * Runs an operation at most once per (API key, Idempotency-Key) within IDEMPOTENCY_TTL_SECONDS,
+ * whichever replica the retries reach: the first request claims the key and runs; the others get
+ * its response. A different body under the same key is refused (422). If the operation fails, the
+ * key is released so that a retry can run it.
+ */
+@Injectable()
+export class IdempotentExecution {
+  constructor(
+    @Inject(IdempotencyStore) private readonly store: IdempotencyStore,
+    @Inject(AppConfig) private readonly config: AppConfig,
+  ) {}
+
+  async run<T>(scope: string, key: string, request: unknown, operation: () => Promise<T>): Promise<IdempotentOutcome<T>> {
+    if (key.length < 1 || key.length > 200) {
+      throw new BadRequestException('Idempotency-Key must be 1-200 characters');
+    }
+    const fingerprint = fingerprintOf(request);
+    const deadline = Date.now() + PENDING_WAIT_MS;
+    for (;;) {
+      const claim = await this.store.claim(scope, key, fingerprint, PENDING_TTL_SECONDS);
+      if (claim.claimed) return { response: await this.execute(scope, key, fingerprint, operation), replayed: false };
+      const record = claim.record;
+      if (record.fingerprint !== fingerprint) {
+        throw new UnprocessableEntityException('Idempotency-Key was already used with a different request body');
+      }
+      if (record.state === 'done') return { response: record.response as T, replayed: true };
+      if (Date.now() > deadline) {
+        throw new ConflictException('a request with this Idempotency-Key is still in progress; retry later');
+      }
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    }
+  }
+
+  private async execute<T>(scope: string, key: string, fingerprint: string, operation: () => Promise<T>): Promise<T> {
+    let response: T;
+    try {
+      response = await operation();
+    } catch (error) {
+      await this.store.release(scope, key).catch(() => undefined);
+      throw error;
+    }
+    await this.store.complete(scope, key, { state: 'done', fingerprint, response }, this.config.idempotencyTtlSeconds);
+    return response;
+  }
+}
+
+/** A digest of the request that ignores the order of object keys. */
+export function fingerprintOf(value: unknown): string {
+  return createHash('sha256').update(stableJson(value)).digest('base64url');
+}
+
+function stableJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, item]) => item !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([name, item]) => `${JSON.stringify(name)}:${stableJson(item)}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}

@@ -1,0 +1,55 @@
+import type Redis from 'ioredis';
+import type { Result } from 'ioredis';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { EngineUnavailableError } from '../common/errors';
+import { ClaimResult, IdempotencyRecord, IdempotencyStore } from './idempotency.store';
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    heraldIdempotencyClaim(key: string, record: string, ttlSeconds: number): Result<string | null, Context>;
+  }
+}
+
+/** One key per (API key name, Idempotency-Key), in its own hash slot. */
+const recordKey = (scope: string, key: string): string => `herald:idem:{${scope}:${key}}`;
+
+/** Idempotency records in Redis, shared by every replica. */
+export class RedisIdempotencyStore extends IdempotencyStore {
+  constructor(private readonly redis: Redis) {
+    super();
+    redis.defineCommand('heraldIdempotencyClaim', {
+      numberOfKeys: 1,
+      lua: readFileSync(join(__dirname, 'claim.lua'), 'utf8'),
+    });
+  }
+
+  async claim(scope: string, key: string, fingerprint: string, pendingTtlSeconds: number): Promise<ClaimResult> {
+    const pending: IdempotencyRecord = { state: 'pending', fingerprint };
+    const existing = await this.call(() =>
+      this.redis.heraldIdempotencyClaim(recordKey(scope, key), JSON.stringify(pending), pendingTtlSeconds),
+    );
+    return existing === null ? { claimed: true } : { claimed: false, record: JSON.parse(existing) as IdempotencyRecord };
+  }
+
+  async complete(scope: string, key: string, record: IdempotencyRecord & { state: 'done' }, ttlSeconds: number): Promise<void> {
+    await this.call(() => this.redis.set(recordKey(scope, key), JSON.stringify(record), 'EX', ttlSeconds));
+  }
+
+  async release(scope: string, key: string): Promise<void> {
+    await this.call(() => this.redis.del(recordKey(scope, key)));
+  }
+
+  async read(scope: string, key: string): Promise<IdempotencyRecord | undefined> {
+    const value = await this.call(() => this.redis.get(recordKey(scope, key)));
+    return value === null ? undefined : (JSON.parse(value) as IdempotencyRecord);
+  }
+
+  private async call<T>(command: () => Promise<T>): Promise<T> {
+    try {
+      return await command();
+    } catch (error) {
+      throw new EngineUnavailableError(error);
+    }
+  }
+}
