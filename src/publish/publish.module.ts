@@ -4,5 +4,6 @@ import { PublishController } from './publish.controller';
 import { PublishService } from './publish.service';
 import { IdempotentExecution } from '../idempotency/idempotent-execution';
 
-@Module({ imports: [AuthModule], controllers: [PublishController], providers: [PublishService, IdempotentExecution] })
+@Module({ imports: [AuthModule], controllers: [PublishController], providers: [PublishService, IdempotentExecution],
+  exports: [PublishService] })
 export class PublishModule {}
