@@ -19,14 +19,11 @@ export const ENGINE_RETRY_AFTER_SECONDS = 1;
 export class EngineUnavailableFilter implements ExceptionFilter {
   catch(_error: EngineUnavailableError, host: ArgumentsHost): void {
     const reply = host.switchToHttp().getResponse<FastifyReply>();
-    void reply
-      .status(503)
-      .header('Retry-After', String(ENGINE_RETRY_AFTER_SECONDS))
-      .send({
-        statusCode: 503,
-        error: 'Service Unavailable',
-        message: 'engine unavailable: nothing was stored, retry',
-      });
+    void reply.status(503).header('Retry-After', String(ENGINE_RETRY_AFTER_SECONDS)).send({
+      statusCode: 503,
+      error: 'Service Unavailable',
+      message: 'engine unavailable: nothing was stored, retry',
+    });
   }
 }
 

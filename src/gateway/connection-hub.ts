@@ -86,6 +86,11 @@ export class ConnectionHub implements OnModuleInit, OnModuleDestroy {
     for (const connection of this.connections) connection.close(code, reason);
   }
 
+  /** Cuts every socket at once (after the graceful close had its chance). */
+  terminateAll(): void {
+    for (const connection of this.connections) connection.terminate();
+  }
+
   /**
    * Puts the connection on the channel with live messages held back, once this replica receives the
    * channel. Follow with {@link goLive} or {@link recover}. Rejects when the engine is unavailable.

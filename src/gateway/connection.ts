@@ -78,6 +78,11 @@ export class Connection {
     }
   }
 
+  terminate(): void {
+    clearTimeout(this.expiryTimer);
+    this.socket.terminate();
+  }
+
   ping(): void {
     if (this.socket.readyState === WebSocket.OPEN) this.socket.ping();
   }

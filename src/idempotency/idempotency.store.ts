@@ -1,7 +1,6 @@
 /** What is remembered under one Idempotency-Key. */
 export type IdempotencyRecord =
-  | { state: 'pending'; fingerprint: string }
-  | { state: 'done'; fingerprint: string; response: unknown };
+  { state: 'pending'; fingerprint: string } | { state: 'done'; fingerprint: string; response: unknown };
 
 export type ClaimResult = { claimed: true } | { claimed: false; record: IdempotencyRecord };
 
@@ -12,10 +11,20 @@ export type ClaimResult = { claimed: true } | { claimed: false; record: Idempote
  */
 export abstract class IdempotencyStore {
   /** Takes the key for this request, or returns what is already there. `pendingTtlSeconds` bounds a crashed holder. */
-  abstract claim(scope: string, key: string, fingerprint: string, pendingTtlSeconds: number): Promise<ClaimResult>;
+  abstract claim(
+    scope: string,
+    key: string,
+    fingerprint: string,
+    pendingTtlSeconds: number,
+  ): Promise<ClaimResult>;
 
   /** Stores the first response, kept for IDEMPOTENCY_TTL_SECONDS. */
-  abstract complete(scope: string, key: string, record: IdempotencyRecord & { state: 'done' }, ttlSeconds: number): Promise<void>;
+  abstract complete(
+    scope: string,
+    key: string,
+    record: IdempotencyRecord & { state: 'done' },
+    ttlSeconds: number,
+  ): Promise<void>;
 
   /** Gives the key up (the publish failed and nothing was stored), so a retry can take it. */
   abstract release(scope: string, key: string): Promise<void>;

@@ -1,4 +1,10 @@
-import { BadRequestException, ConflictException, Inject, Injectable, UnprocessableEntityException } from '@nestjs/common';
+import {
+  BadRequestException,
+  ConflictException,
+  Inject,
+  Injectable,
+  UnprocessableEntityException,
+} from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import { AppConfig } from '../config/app-config';
 import { IdempotencyStore } from './idempotency.store';
@@ -28,7 +34,12 @@ export class IdempotentExecution {
     @Inject(AppConfig) private readonly config: AppConfig,
   ) {}
 
-  async run<T>(scope: string, key: string, request: unknown, operation: () => Promise<T>): Promise<IdempotentOutcome<T>> {
+  async run<T>(
+    scope: string,
+    key: string,
+    request: unknown,
+    operation: () => Promise<T>,
+  ): Promise<IdempotentOutcome<T>> {
     if (key.length < 1 || key.length > 200) {
       throw new BadRequestException('Idempotency-Key must be 1-200 characters');
     }
@@ -36,10 +47,13 @@ export class IdempotentExecution {
     const deadline = Date.now() + PENDING_WAIT_MS;
     for (;;) {
       const claim = await this.store.claim(scope, key, fingerprint, PENDING_TTL_SECONDS);
-      if (claim.claimed) return { response: await this.execute(scope, key, fingerprint, operation), replayed: false };
+      if (claim.claimed)
+        return { response: await this.execute(scope, key, fingerprint, operation), replayed: false };
       const record = claim.record;
       if (record.fingerprint !== fingerprint) {
-        throw new UnprocessableEntityException('Idempotency-Key was already used with a different request body');
+        throw new UnprocessableEntityException(
+          'Idempotency-Key was already used with a different request body',
+        );
       }
       if (record.state === 'done') return { response: record.response as T, replayed: true };
       if (Date.now() > deadline) {
@@ -49,7 +63,12 @@ export class IdempotentExecution {
     }
   }
 
-  private async execute<T>(scope: string, key: string, fingerprint: string, operation: () => Promise<T>): Promise<T> {
+  private async execute<T>(
+    scope: string,
+    key: string,
+    fingerprint: string,
+    operation: () => Promise<T>,
+  ): Promise<T> {
     let response: T;
     try {
       response = await operation();
@@ -57,7 +76,12 @@ export class IdempotentExecution {
       await this.store.release(scope, key).catch(() => undefined);
       throw error;
     }
-    await this.store.complete(scope, key, { state: 'done', fingerprint, response }, this.config.idempotencyTtlSeconds);
+    await this.store.complete(
+      scope,
+      key,
+      { state: 'done', fingerprint, response },
+      this.config.idempotencyTtlSeconds,
+    );
     return response;
   }
 }

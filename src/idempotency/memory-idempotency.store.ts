@@ -11,7 +11,12 @@ export class MemoryIdempotencyStore extends IdempotencyStore {
     return Promise.resolve({ claimed: true });
   }
 
-  complete(scope: string, key: string, record: IdempotencyRecord & { state: 'done' }, ttlSeconds: number): Promise<void> {
+  complete(
+    scope: string,
+    key: string,
+    record: IdempotencyRecord & { state: 'done' },
+    ttlSeconds: number,
+  ): Promise<void> {
     this.set(scope, key, record, ttlSeconds);
     this.sweep();
     return Promise.resolve();

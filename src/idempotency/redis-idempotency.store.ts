@@ -24,15 +24,27 @@ export class RedisIdempotencyStore extends IdempotencyStore {
     });
   }
 
-  async claim(scope: string, key: string, fingerprint: string, pendingTtlSeconds: number): Promise<ClaimResult> {
+  async claim(
+    scope: string,
+    key: string,
+    fingerprint: string,
+    pendingTtlSeconds: number,
+  ): Promise<ClaimResult> {
     const pending: IdempotencyRecord = { state: 'pending', fingerprint };
     const existing = await this.call(() =>
       this.redis.heraldIdempotencyClaim(recordKey(scope, key), JSON.stringify(pending), pendingTtlSeconds),
     );
-    return existing === null ? { claimed: true } : { claimed: false, record: JSON.parse(existing) as IdempotencyRecord };
+    return existing === null
+      ? { claimed: true }
+      : { claimed: false, record: JSON.parse(existing) as IdempotencyRecord };
   }
 
-  async complete(scope: string, key: string, record: IdempotencyRecord & { state: 'done' }, ttlSeconds: number): Promise<void> {
+  async complete(
+    scope: string,
+    key: string,
+    record: IdempotencyRecord & { state: 'done' },
+    ttlSeconds: number,
+  ): Promise<void> {
     await this.call(() => this.redis.set(recordKey(scope, key), JSON.stringify(record), 'EX', ttlSeconds));
   }
 

@@ -4,7 +4,7 @@ import { ConnectionHub } from '../gateway/connection-hub';
 import { HandshakeGate } from '../gateway/handshake';
 import { GatewayModule } from '../gateway/gateway.module';
 
-/** How long closing clients get to receive their 1012 before the server stops. */
+/** How long closing clients get to complete their 1012 close before their sockets are cut. */
 const CLOSE_GRACE_MS = 500;
 
 /**
@@ -38,6 +38,8 @@ export class Lifecycle {
     while (this.hub.connectionCount > 0 && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
+    // A client that has not finished the closing handshake by now (not reading) must not hold the exit.
+    this.hub.terminateAll();
   }
 }
 

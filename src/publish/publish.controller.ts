@@ -18,10 +18,12 @@ export class PublishController {
   @ApiHeader({
     name: 'Idempotency-Key',
     required: false,
-    description: '1-200 chars; a retry with the same key (per API key) returns the first response and delivers nothing new',
+    description:
+      '1-200 chars; a retry with the same key (per API key) returns the first response and delivers nothing new',
   })
   @ApiAcceptedResponse({
-    description: 'stored in every target channel and on its way to every connection (`Idempotent-Replayed: true` on a replay)',
+    description:
+      'stored in every target channel and on its way to every connection (`Idempotent-Replayed: true` on a replay)',
   })
   @ApiErrorResponses(400, 401, 409, 413, 422, 429, 503)
   async publish(

@@ -4,6 +4,10 @@ import { PublishController } from './publish.controller';
 import { PublishService } from './publish.service';
 import { IdempotentExecution } from '../idempotency/idempotent-execution';
 
-@Module({ imports: [AuthModule], controllers: [PublishController], providers: [PublishService, IdempotentExecution],
-  exports: [PublishService] })
+@Module({
+  imports: [AuthModule],
+  controllers: [PublishController],
+  providers: [PublishService, IdempotentExecution],
+  exports: [PublishService],
+})
 export class PublishModule {}

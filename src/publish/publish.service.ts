@@ -19,8 +19,13 @@ export class PublishService {
   ) {}
 
   /** Publishes, or with an Idempotency-Key returns the first response for that key (scoped by API key). */
-  publishOnce(request: PublishNotificationDto, apiKeyName: string, idempotencyKey?: string): Promise<IdempotentOutcome<PublishResult>> {
-    if (idempotencyKey === undefined) return this.publish(request).then((response) => ({ response, replayed: false }));
+  publishOnce(
+    request: PublishNotificationDto,
+    apiKeyName: string,
+    idempotencyKey?: string,
+  ): Promise<IdempotentOutcome<PublishResult>> {
+    if (idempotencyKey === undefined)
+      return this.publish(request).then((response) => ({ response, replayed: false }));
     return this.idempotent.run(apiKeyName, idempotencyKey, request, () => this.publish(request));
   }
 

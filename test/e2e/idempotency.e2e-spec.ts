@@ -1,0 +1,87 @@
+import { OTHER_API_KEY, startApp, TestApp } from '../support/app';
+import { aNotification, aToken, aUserId, connect, publish, TestClient } from '../support/client';
+import { startRedis, TestRedis } from '../support/redis';
+import { sleep } from '../support/wait';
+
+/** Idempotency-Key: a retry, on any replica, returns the first response and delivers nothing new. */
+describe('idempotent publishing', () => {
+  let redis: TestRedis;
+  let a: TestApp;
+  let b: TestApp;
+  let client: TestClient | undefined;
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    [a, b] = await Promise.all([startApp({ REDIS_URL: redis.url }), startApp({ REDIS_URL: redis.url })]);
+  });
+  afterEach(async () => {
+    await client?.close();
+  });
+  afterAll(async () => {
+    await Promise.all([a?.kill(), b?.kill()]);
+    await redis?.stop();
+  });
+
+  it('delivers once and answers identically when the same key reaches two replicas at once', async () => {
+    const user = aUserId('idem');
+    client = await connect(a, aToken({ sub: user }));
+    const key = `order-42-shipped-${user}`;
+    const body = aNotification([user], { orderId: 42 });
+    const responses = await Promise.all(
+      [a, b, a, b, a, b].map((app) => publish(app, body, { headers: { 'Idempotency-Key': key } })),
+    );
+    expect(responses.map((r) => r.status)).toEqual([202, 202, 202, 202, 202, 202]);
+    expect(new Set(responses.map((r) => JSON.stringify(r.body))).size).toBe(1);
+    expect(responses.filter((r) => r.headers['idempotent-replayed'] === 'true')).toHaveLength(5);
+    await client.waitForNotifications(1);
+    await publish(a, aNotification([user], { marker: true }));
+    const received = await client.waitForNotifications(2);
+    expect(received.map((n) => n.payload)).toEqual([{ orderId: 42 }, { marker: true }]);
+  });
+
+  it('replays a later retry with the first response and the Idempotent-Replayed header', async () => {
+    const user = aUserId();
+    const key = `k-${user}`;
+    const first = await publish(a, aNotification([user]), { headers: { 'Idempotency-Key': key } });
+    expect(first.headers['idempotent-replayed']).toBeUndefined();
+    await sleep(50);
+    const retry = await publish(
+      b,
+      { payload: { n: 1 }, type: 'test.event', users: [user] },
+      { headers: { 'Idempotency-Key': key } },
+    );
+    expect(retry.status).toBe(202);
+    expect(retry.headers['idempotent-replayed']).toBe('true');
+    expect(retry.body).toEqual(first.body);
+  });
+
+  it('refuses the same key with a different body with 422', async () => {
+    const user = aUserId();
+    const key = `k-${user}`;
+    await publish(a, aNotification([user], { n: 1 }), { headers: { 'Idempotency-Key': key } });
+    const other = await publish(b, aNotification([user], { n: 2 }), { headers: { 'Idempotency-Key': key } });
+    expect(other.status).toBe(422);
+    expect(other.body).toMatchObject({ statusCode: 422, error: 'Unprocessable Entity' });
+  });
+
+  it('scopes keys by API key', async () => {
+    const user = aUserId();
+    const key = `shared-${user}`;
+    const mine = await publish(a, aNotification([user]), { headers: { 'Idempotency-Key': key } });
+    const theirs = await publish(a, aNotification([user]), {
+      apiKey: OTHER_API_KEY,
+      headers: { 'Idempotency-Key': key },
+    });
+    expect(theirs.status).toBe(202);
+    expect(theirs.headers['idempotent-replayed']).toBeUndefined();
+    expect(theirs.body.id).not.toBe(mine.body.id);
+  });
+
+  it('refuses a key longer than 200 characters with 400', async () => {
+    const response = await publish(a, aNotification(['x']), {
+      headers: { 'Idempotency-Key': 'k'.repeat(201) },
+    });
+    expect(response.status).toBe(400);
+    expect(response.body.message).toContain('Idempotency-Key');
+  });
+});
