@@ -115,8 +115,7 @@ withNginx('nginx load balancer (deploy/nginx.conf) in front of two replicas', ()
     const users = Array.from({ length: 6 }, () => aUserId('drain'));
     const first = new Map<string, TestClient>();
     for (const user of users) first.set(user, track(await connect(lb, aToken({ sub: user }))));
-    const onA = establishedTo(a.port);
-    expect(onA).toBeGreaterThan(0);
+    expect(establishedTo(a.port)).toBeGreaterThan(0);
 
     // Each user sees offset 1 before the restart.
     for (const user of users) expect((await publish(lb, aNotification([user], { n: 1 }))).status).toBe(202);
@@ -138,7 +137,7 @@ withNginx('nginx load balancer (deploy/nginx.conf) in front of two replicas', ()
     }
 
     const restarted = users.filter((user) => closedWith.has(user));
-    // Every client that replica A held, and only those, was closed, with 1012 (service restart).
+    // The clients on A (some, not all: they were spread) were closed with 1012; those on B stay open.
     expect(restarted.length).toBeGreaterThan(0);
     expect(restarted.length).toBeLessThan(users.length);
     for (const user of restarted) expect(closedWith.get(user)).toBe(1012);
