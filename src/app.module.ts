@@ -9,6 +9,7 @@ import { GatewayModule } from './gateway/gateway.module';
 import { HealthModule } from './health/health.module';
 import { LifecycleModule } from './lifecycle/lifecycle';
 import { PublishModule } from './publish/publish.module';
+import { PresenceModule } from './presence/presence.module';
 
 @Module({})
 export class AppModule {
@@ -23,6 +24,7 @@ export class AppModule {
         LifecycleModule,
         PublishModule,
         HealthModule,
+        PresenceModule,
       ],
       providers: [
         { provide: APP_FILTER, useClass: HttpErrorFilter },

@@ -7,11 +7,15 @@ import { AppConfig } from '../config/app-config';
 import { IdempotencyStore } from '../idempotency/idempotency.store';
 import { MemoryIdempotencyStore } from '../idempotency/memory-idempotency.store';
 import { RedisIdempotencyStore } from '../idempotency/redis-idempotency.store';
+import { MemoryPresenceRegistry } from '../presence/memory-presence.registry';
+import { PresenceRegistry } from '../presence/presence.registry';
+import { RedisPresenceRegistry } from '../presence/redis-presence.registry';
 
 /** Everything that lives in the engine (Redis, or this process for the embedded default). */
 export interface Engine {
   broker: Broker;
   idempotency: IdempotencyStore;
+  presence: PresenceRegistry;
   close(): Promise<void>;
 }
 
@@ -23,7 +27,12 @@ async function createEngine(config: AppConfig): Promise<Engine> {
   const options = { historySize: config.historySize, historyTtlSeconds: config.historyTtlSeconds };
   if (!config.redisUrl) {
     const broker = new MemoryBroker(options);
-    return { broker, idempotency: new MemoryIdempotencyStore(), close: () => broker.close() };
+    return {
+      broker,
+      idempotency: new MemoryIdempotencyStore(),
+      presence: new MemoryPresenceRegistry(),
+      close: () => broker.close(),
+    };
   }
   const logger = new Logger('Redis');
   const commands = createCommandClient(config.redisUrl, logger);
@@ -31,7 +40,12 @@ async function createEngine(config: AppConfig): Promise<Engine> {
   await Promise.all([connectOrFail(commands, config.redisUrl), connectOrFail(subscriber, config.redisUrl)]);
   const broker = new RedisBroker(commands, subscriber, options);
   await broker.start();
-  return { broker, idempotency: new RedisIdempotencyStore(commands), close: () => broker.close() };
+  return {
+    broker,
+    idempotency: new RedisIdempotencyStore(commands),
+    presence: new RedisPresenceRegistry(commands),
+    close: () => broker.close(),
+  };
 }
 
 const ENGINE = Symbol('Engine');
@@ -42,8 +56,9 @@ const ENGINE = Symbol('Engine');
     { provide: ENGINE, inject: [AppConfig], useFactory: createEngine },
     { provide: Broker, inject: [ENGINE], useFactory: (engine: Engine) => engine.broker },
     { provide: IdempotencyStore, inject: [ENGINE], useFactory: (engine: Engine) => engine.idempotency },
+    { provide: PresenceRegistry, inject: [ENGINE], useFactory: (engine: Engine) => engine.presence },
   ],
-  exports: [Broker, IdempotencyStore],
+  exports: [Broker, IdempotencyStore, PresenceRegistry],
 })
 export class EngineModule implements OnApplicationShutdown {
   constructor(@Inject(ENGINE) private readonly engine: Engine) {}

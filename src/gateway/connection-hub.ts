@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { Broker, ChannelMessage, ChannelPosition } from '../broker/broker';
 import { notificationFrame } from '../broker/notification-encoding';
 import { BROADCAST } from '../common/channel';
@@ -42,11 +42,10 @@ class ChannelState {
  * unsubscribes after the last one leaves (the broadcast channel is held for good).
  */
 @Injectable()
-export class ConnectionHub implements OnModuleInit, OnModuleDestroy {
+export class ConnectionHub implements OnModuleInit {
   private readonly logger = new Logger(ConnectionHub.name);
   private readonly channels = new Map<string, ChannelState>();
   private readonly connections = new Set<Connection>();
-  private heartbeat: NodeJS.Timeout | undefined;
 
   constructor(
     @Inject(Broker) private readonly broker: Broker,
@@ -58,16 +57,15 @@ export class ConnectionHub implements OnModuleInit, OnModuleDestroy {
 
   async onModuleInit(): Promise<void> {
     await this.state(BROADCAST).ready;
-    this.heartbeat = setInterval(() => this.checkHeartbeats(), this.config.heartbeatIntervalMs);
-    this.heartbeat.unref();
-  }
-
-  onModuleDestroy(): void {
-    clearInterval(this.heartbeat);
   }
 
   get connectionCount(): number {
     return this.connections.size;
+  }
+
+  /** This replica's connections. */
+  all(): IterableIterator<Connection> {
+    return this.connections.values();
   }
 
   add(connection: Connection): void {
@@ -303,13 +301,5 @@ export class ConnectionHub implements OnModuleInit, OnModuleDestroy {
   private resync(): void {
     this.logger.log(`subscription link restored; catching up ${this.channels.size} channels`);
     for (const state of this.channels.values()) void this.catchUp(state);
-  }
-
-  private checkHeartbeats(): void {
-    const deadline = Date.now() - 2 * this.config.heartbeatIntervalMs;
-    for (const connection of this.connections) {
-      if (connection.lastSeen < deadline) connection.close(CloseCode.HeartbeatTimeout, 'heartbeat timeout');
-      else connection.ping();
-    }
   }
 }

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import WebSocket from 'ws';
 import { ClientIdentity } from '../auth/client-token';
 import { ChannelMessage } from '../broker/broker';
@@ -30,7 +29,6 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  * nothing else touches the socket.
  */
 export class Connection {
-  readonly id = randomUUID();
   readonly memberships = new Map<string, Membership>();
   /** ms since the epoch of the last frame or pong from the client. */
   lastSeen = Date.now();
@@ -39,6 +37,7 @@ export class Connection {
   private queue: Promise<void> = Promise.resolve();
 
   constructor(
+    readonly id: string,
     private readonly socket: WebSocket,
     private currentIdentity: ClientIdentity,
     private readonly limits: ConnectionLimits,

@@ -1,10 +1,15 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { ClientIdentity, ClientTokenVerifier, InvalidTokenError } from '../auth/client-token';
 import { ChannelPosition } from '../broker/broker';
+import { TokenBucket } from '../common/token-bucket';
+import { AppConfig } from '../config/app-config';
+import { PresenceRegistry } from '../presence/presence.registry';
 
 /** What the handshake established about a connection that may be upgraded. */
 export interface Admission {
+  connectionId: string;
   identity: ClientIdentity;
   /** `offset`/`epoch` query: recover the personal channel from there. */
   recovery?: ChannelPosition;
@@ -19,41 +24,78 @@ export interface Refusal {
 
 export type HandshakeResult = { admitted: Admission } | { refused: Refusal };
 
+const retryLater = (message: string): { refused: Refusal } => ({
+  refused: { status: 503, message, headers: { 'Retry-After': '1' } },
+});
+
 /**
- * Decides, before any WebSocket exists, whether an upgrade request may become a connection: a valid
- * token (Authorization: Bearer, or `access_token` for browsers), a well-formed recovery query, and
- * the service not draining.
+ * Decides, before any WebSocket exists, whether an upgrade request may become a connection, in this
+ * order: the service is not draining (503); the replica's CONNECT_RATE_LIMIT has room (503 +
+ * Retry-After, so a reconnect storm is spread out); a valid token — `Authorization: Bearer`, or
+ * `access_token` for browsers (401); a well-formed recovery query (400); and fewer than
+ * MAX_CONNECTIONS_PER_USER connections of the user across the cluster (429). Admitted connections are
+ * registered in presence here, so the cap holds under concurrent connects.
  */
 @Injectable()
 export class HandshakeGate {
+  private readonly logger = new Logger(HandshakeGate.name);
   private draining = false;
+  private readonly connectRate: TokenBucket | undefined;
 
-  constructor(@Inject(ClientTokenVerifier) private readonly tokens: ClientTokenVerifier) {}
+  constructor(
+    @Inject(ClientTokenVerifier) private readonly tokens: ClientTokenVerifier,
+    @Inject(PresenceRegistry) private readonly presence: PresenceRegistry,
+    @Inject(AppConfig) private readonly config: AppConfig,
+  ) {
+    this.connectRate = config.connectRateLimit > 0 ? new TokenBucket(config.connectRateLimit) : undefined;
+  }
 
   /** From now on every upgrade is refused with 503 (graceful shutdown). */
   drain(): void {
     this.draining = true;
   }
 
-  admit(request: IncomingMessage): Promise<HandshakeResult> {
-    return Promise.resolve(this.check(request));
+  /** How long a presence entry lives without a heartbeat refresh. */
+  get presenceTtlMs(): number {
+    return 2 * this.config.heartbeatIntervalMs;
+  }
+
+  async admit(request: IncomingMessage): Promise<HandshakeResult> {
+    if (this.draining) return retryLater('server is shutting down');
+    if (this.connectRate && !this.connectRate.tryTake()) return retryLater('too many new connections; retry shortly');
+    const checked = this.check(request);
+    if ('refused' in checked) return checked;
+    const { identity } = checked.admitted;
+    try {
+      const admitted = await this.presence.admit(
+        { userId: identity.userId, connectionId: checked.admitted.connectionId },
+        this.config.maxConnectionsPerUser,
+        this.presenceTtlMs,
+      );
+      if (!admitted) {
+        return {
+          refused: { status: 429, message: `at most ${this.config.maxConnectionsPerUser} connections per user` },
+        };
+      }
+    } catch (error) {
+      this.logger.warn(`presence unavailable: ${(error as Error).message}`);
+      return retryLater('engine unavailable; retry shortly');
+    }
+    return checked;
+  }
+
+  /** Undoes an admission whose client went away before the upgrade. */
+  forget(admission: Admission): void {
+    this.presence
+      .remove({ userId: admission.identity.userId, connectionId: admission.connectionId })
+      .catch((error: Error) => this.logger.warn(`presence removal failed: ${error.message}`));
   }
 
   private check(request: IncomingMessage): HandshakeResult {
-    if (this.draining) {
-      return {
-        refused: { status: 503, message: 'server is shutting down', headers: { 'Retry-After': '1' } },
-      };
-    }
     const query = new URL(request.url ?? '/', 'http://localhost').searchParams;
     const token = bearer(request.headers.authorization) ?? query.get('access_token');
     if (!token) {
-      return {
-        refused: {
-          status: 401,
-          message: 'missing token (Authorization: Bearer <jwt> or ?access_token=<jwt>)',
-        },
-      };
+      return { refused: { status: 401, message: 'missing token (Authorization: Bearer <jwt> or ?access_token=<jwt>)' } };
     }
     let identity: ClientIdentity;
     try {
@@ -64,11 +106,9 @@ export class HandshakeGate {
     }
     const recovery = parseRecovery(query.get('offset'), query.get('epoch'));
     if (recovery === 'invalid') {
-      return {
-        refused: { status: 400, message: '`offset` (a non-negative integer) and `epoch` go together' },
-      };
+      return { refused: { status: 400, message: '`offset` (a non-negative integer) and `epoch` go together' } };
     }
-    return { admitted: { identity, recovery } };
+    return { admitted: { connectionId: randomUUID(), identity, recovery } };
   }
 }
 
@@ -78,13 +118,7 @@ function bearer(header: string | undefined): string | undefined {
 
 function parseRecovery(offset: string | null, epoch: string | null): ChannelPosition | undefined | 'invalid' {
   if (offset === null && epoch === null) return undefined;
-  if (
-    offset === null ||
-    epoch === null ||
-    !/^\d{1,15}$/.test(offset) ||
-    epoch.length === 0 ||
-    epoch.length > 100
-  ) {
+  if (offset === null || epoch === null || !/^\d{1,15}$/.test(offset) || epoch.length === 0 || epoch.length > 100) {
     return 'invalid';
   }
   return { offset: Number(offset), epoch };

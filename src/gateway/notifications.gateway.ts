@@ -9,6 +9,7 @@ import { CloseCode } from '../common/close-codes';
 import { AppConfig } from '../config/app-config';
 import { Connection } from './connection';
 import { ConnectionHub } from './connection-hub';
+import { PresenceRegistry } from '../presence/presence.registry';
 import { ClientEvents, parseClientFrame } from './protocol';
 import { admissionOf } from './ws-adapter';
 
@@ -28,12 +29,13 @@ export class NotificationsGateway implements OnGatewayConnection, OnGatewayDisco
   constructor(
     @Inject(ConnectionHub) private readonly hub: ConnectionHub,
     @Inject(ClientTokenVerifier) private readonly tokens: ClientTokenVerifier,
+    @Inject(PresenceRegistry) private readonly presence: PresenceRegistry,
     @Inject(AppConfig) private readonly config: AppConfig,
   ) {}
 
   handleConnection(socket: WebSocket, request: IncomingMessage): void {
     const admission = admissionOf(request);
-    const connection = new Connection(socket, admission.identity, {
+    const connection = new Connection(admission.connectionId, socket, admission.identity, {
       maxBufferedBytes: this.config.wsMaxBufferedBytes,
     });
     this.connections.set(socket, connection);
@@ -50,7 +52,11 @@ export class NotificationsGateway implements OnGatewayConnection, OnGatewayDisco
 
   handleDisconnect(socket: WebSocket): void {
     const connection = this.connections.get(socket);
-    if (connection) this.hub.remove(connection);
+    if (!connection) return;
+    this.hub.remove(connection);
+    this.presence
+      .remove({ userId: connection.userId, connectionId: connection.id })
+      .catch((error: Error) => this.logger.warn(`presence removal failed: ${error.message}`));
   }
 
   /** Queues a task of this connection; a failure is answered with an `internal` error frame. */

@@ -75,9 +75,12 @@ export class HeraldWsAdapter extends WsAdapter {
     }
     this.gate.admit(request).then(
       (result) => {
-        if (socket.destroyed) return;
         if ('refused' in result) {
           refuse(socket, result.refused);
+          return;
+        }
+        if (socket.destroyed) {
+          this.gate.forget(result.admitted);
           return;
         }
         admissions.set(request, result.admitted);

@@ -1,0 +1,56 @@
+import type Redis from 'ioredis';
+import type { Result } from 'ioredis';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { EngineUnavailableError } from '../common/errors';
+import { PresenceEntry, PresenceRegistry } from './presence.registry';
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    heraldPresenceAdmit(key: string, now: number, expiry: number, connectionId: string, max: number): Result<number, Context>;
+  }
+}
+
+/** In the personal channel's hash slot, next to its history. */
+const presenceKey = (userId: string): string => `herald:presence:{user:${userId}}`;
+
+/** Presence in Redis: one sorted set per user, connection id → expiry. */
+export class RedisPresenceRegistry extends PresenceRegistry {
+  constructor(private readonly redis: Redis) {
+    super();
+    redis.defineCommand('heraldPresenceAdmit', { numberOfKeys: 1, lua: readFileSync(join(__dirname, 'admit.lua'), 'utf8') });
+  }
+
+  async admit({ userId, connectionId }: PresenceEntry, max: number, ttlMs: number): Promise<boolean> {
+    const now = Date.now();
+    const admitted = await this.call(() => this.redis.heraldPresenceAdmit(presenceKey(userId), now, now + ttlMs, connectionId, max));
+    return admitted === 1;
+  }
+
+  async refresh(entries: readonly PresenceEntry[], ttlMs: number): Promise<void> {
+    if (entries.length === 0) return;
+    const expiry = Date.now() + ttlMs;
+    const pipeline = this.redis.pipeline();
+    for (const { userId, connectionId } of entries) {
+      pipeline.zadd(presenceKey(userId), 'XX', expiry, connectionId);
+      pipeline.pexpire(presenceKey(userId), 2 * ttlMs);
+    }
+    await this.call(() => pipeline.exec());
+  }
+
+  async remove({ userId, connectionId }: PresenceEntry): Promise<void> {
+    await this.call(() => this.redis.zrem(presenceKey(userId), connectionId));
+  }
+
+  async count(userId: string): Promise<number> {
+    return this.call(() => this.redis.zcount(presenceKey(userId), Date.now(), '+inf'));
+  }
+
+  private async call<T>(command: () => Promise<T>): Promise<T> {
+    try {
+      return await command();
+    } catch (error) {
+      throw new EngineUnavailableError(error);
+    }
+  }
+}
