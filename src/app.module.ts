@@ -7,6 +7,7 @@ import { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
 import { GatewayModule } from './gateway/gateway.module';
 import { HealthModule } from './health/health.module';
+import { HistoryModule } from './history/history.module';
 import { LifecycleModule } from './lifecycle/lifecycle';
 import { PublishModule } from './publish/publish.module';
 import { PresenceModule } from './presence/presence.module';
@@ -25,6 +26,7 @@ export class AppModule {
         PublishModule,
         HealthModule,
         PresenceModule,
+        HistoryModule,
       ],
       providers: [
         { provide: APP_FILTER, useClass: HttpErrorFilter },

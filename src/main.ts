@@ -35,6 +35,7 @@ async function bootstrap(): Promise<void> {
     { logger: nestLogLevels(config.logLevel), abortOnError: false },
   );
   app.useGlobalPipes(requestValidationPipe());
+  allowLargerBatchBodies(app);
   app.useWebSocketAdapter(new HeraldWsAdapter(app, app.get(HandshakeGate)));
   await app.listen(config.port, '0.0.0.0');
   new Logger('Herald').log(
@@ -42,6 +43,18 @@ async function bootstrap(): Promise<void> {
   );
   stopOnSignals(app, config);
   if (!config.production) printBanner(config, await app.getUrl());
+}
+
+/** The batch endpoint takes up to 1,000 items (each at most MAX_PAYLOAD_BYTES): its body may be larger. */
+export const BATCH_BODY_LIMIT_BYTES = 16 * 1024 * 1024;
+
+function allowLargerBatchBodies(app: NestFastifyApplication): void {
+  app
+    .getHttpAdapter()
+    .getInstance()
+    .addHook('onRoute', (route) => {
+      if (route.url === '/v1/notifications/batch') route.bodyLimit = BATCH_BODY_LIMIT_BYTES;
+    });
 }
 
 function stopOnSignals(app: NestFastifyApplication, config: AppConfig): void {

@@ -26,6 +26,12 @@ export interface ChannelPosition {
   epoch: string;
 }
 
+/** One notification and the channels it goes to. */
+export interface PublishRequest {
+  draft: NotificationDraft;
+  channels: readonly string[];
+}
+
 /** One entry of a publish response: where the notification was stored. */
 export interface Delivery extends ChannelPosition {
   channel: string;
@@ -58,10 +64,17 @@ export abstract class Broker {
   private readonly resyncListeners: (() => void)[] = [];
 
   /**
-   * Stores the notification in every channel's history and publishes it there; resolves once all are
-   * stored. Rejects with EngineUnavailableError when the engine cannot be reached.
+   * Stores each notification in every one of its channels' histories and publishes it there, all in
+   * one round trip to the engine; resolves once all are stored, with the deliveries of each request
+   * in order. Rejects with EngineUnavailableError when the engine cannot be reached.
    */
-  abstract publish(draft: NotificationDraft, channels: readonly string[]): Promise<Delivery[]>;
+  abstract publishMany(requests: readonly PublishRequest[]): Promise<Delivery[][]>;
+
+  /** {@link publishMany} for one notification. */
+  async publish(draft: NotificationDraft, channels: readonly string[]): Promise<Delivery[]> {
+    const [deliveries] = await this.publishMany([{ draft, channels }]);
+    return deliveries;
+  }
 
   /** The channel's position and up to `limit` stored messages with offset > `after`. */
   abstract history(channel: string, after: number, limit: number): Promise<HistoryPage>;

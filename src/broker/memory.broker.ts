@@ -1,4 +1,4 @@
-import { Broker, ChannelMessage, Delivery, HistoryPage, NotificationDraft } from './broker';
+import { Broker, ChannelMessage, Delivery, HistoryPage, NotificationDraft, PublishRequest } from './broker';
 import { composeData, dataHead, dataTail, newEpoch } from './notification-encoding';
 
 interface StoredChannel {
@@ -31,9 +31,13 @@ export class MemoryBroker extends Broker {
     this.sweeper = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS).unref();
   }
 
-  publish(draft: NotificationDraft, channels: readonly string[]): Promise<Delivery[]> {
+  publishMany(requests: readonly PublishRequest[]): Promise<Delivery[][]> {
+    return Promise.resolve(requests.map(({ draft, channels }) => this.store(draft, channels)));
+  }
+
+  private store(draft: NotificationDraft, channels: readonly string[]): Delivery[] {
     const tail = dataTail(draft);
-    const deliveries = channels.map((channel) => {
+    return channels.map((channel) => {
       const stored = this.channel(channel);
       stored.offset += 1;
       stored.expiresAt = this.expiry();
@@ -48,7 +52,6 @@ export class MemoryBroker extends Broker {
       if (this.subscribed.has(channel)) this.emitMessage(message);
       return { channel, offset: stored.offset, epoch: stored.epoch };
     });
-    return Promise.resolve(deliveries);
   }
 
   history(channel: string, after: number, limit: number): Promise<HistoryPage> {

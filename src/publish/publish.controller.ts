@@ -4,7 +4,8 @@ import type { FastifyReply } from 'fastify';
 import { ApiKeyGuard, type PublisherRequest } from '../auth/api-key.guard';
 import { ApiErrorResponses } from '../common/api-errors';
 import { PublishNotificationDto } from './publish-notification.dto';
-import { PublishResult, PublishService } from './publish.service';
+import { PublishBatchDto } from './publish-batch.dto';
+import { BatchResult, PublishResult, PublishService } from './publish.service';
 
 @ApiTags('publish')
 @ApiBearerAuth('apiKey')
@@ -35,5 +36,19 @@ export class PublishController {
     const outcome = await this.publisher.publishOnce(body, request.apiKeyName ?? '', idempotencyKey);
     if (outcome.replayed) void reply.header('Idempotent-Replayed', 'true');
     return outcome.response;
+  }
+
+  @Post('batch')
+  @HttpCode(202)
+  @ApiAcceptedResponse({
+    description:
+      '`{results: [...]}`: per item, in order, the publish response or `{error: {statusCode, error, message}}`',
+  })
+  @ApiErrorResponses(400, 401, 413, 429)
+  async publishBatch(
+    @Body() body: PublishBatchDto,
+    @Req() request: PublisherRequest,
+  ): Promise<{ results: BatchResult[] }> {
+    return { results: await this.publisher.publishBatch(body.notifications, request.apiKeyName ?? '') };
   }
 }

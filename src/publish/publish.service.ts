@@ -1,5 +1,16 @@
-import { BadRequestException, Inject, Injectable } from '@nestjs/common';
+import {
+  BadRequestException,
+  HttpException,
+  Inject,
+  Injectable,
+  PayloadTooLargeException,
+} from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import { EngineUnavailableError } from '../common/errors';
+import { requestValidationPipe } from '../common/http-errors';
+import { AppConfig } from '../config/app-config';
+import { BatchItemDto } from './publish-batch.dto';
 import { Broker, Delivery } from '../broker/broker';
 import { BROADCAST, topicChannel, userChannel } from '../common/channel';
 import { IdempotentExecution, IdempotentOutcome } from '../idempotency/idempotent-execution';
@@ -10,12 +21,22 @@ export interface PublishResult {
   deliveries: Delivery[];
 }
 
+/** The error of one batch item, in the shape of an HTTP error body. */
+export interface ItemError {
+  error: { statusCode: number; error: string; message: string };
+}
+
+export type BatchResult = PublishResult | ItemError;
+
 /** Turns a publish request into channels and hands it to the engine. */
 @Injectable()
 export class PublishService {
+  private readonly validation = requestValidationPipe();
+
   constructor(
     @Inject(Broker) private readonly broker: Broker,
     @Inject(IdempotentExecution) private readonly idempotent: IdempotentExecution,
+    @Inject(AppConfig) private readonly config: AppConfig,
   ) {}
 
   /** Publishes, or with an Idempotency-Key returns the first response for that key (scoped by API key). */
@@ -30,17 +51,83 @@ export class PublishService {
   }
 
   async publish(request: PublishNotificationDto): Promise<PublishResult> {
-    const channels = targetChannels(request);
-    const id = randomUUID();
-    const draft = {
-      id,
-      type: request.type,
-      payload: request.payload ?? null,
-      createdAt: new Date().toISOString(),
-    };
-    const deliveries = await this.broker.publish(draft, channels);
-    return { id, deliveries };
+    const [result] = await this.publishAll([request]);
+    return result;
   }
+
+  /**
+   * A batch: each item validated on its own (an invalid one gets an error result), items with an
+   * idempotency key go through it one by one, all others are stored in one engine round trip.
+   */
+  async publishBatch(items: readonly Record<string, unknown>[], apiKeyName: string): Promise<BatchResult[]> {
+    const validated = await Promise.all(items.map((item) => this.validateItem(item)));
+    const results: BatchResult[] = new Array<BatchResult>(items.length);
+    const plain: { index: number; request: PublishNotificationDto }[] = [];
+    const keyed: Promise<void>[] = [];
+    validated.forEach((item, index) => {
+      if ('error' in item) results[index] = item;
+      else if (item.idempotencyKey === undefined) plain.push({ index, request: item });
+      else {
+        const { idempotencyKey, ...request } = item;
+        keyed.push(
+          this.publishOnce(request, apiKeyName, idempotencyKey).then(
+            (outcome) => void (results[index] = outcome.response),
+            (error: unknown) => void (results[index] = itemError(error)),
+          ),
+        );
+      }
+    });
+    const stored = this.publishAll(plain.map(({ request }) => request)).then(
+      (published) => plain.forEach(({ index }, i) => (results[index] = published[i])),
+      (error: unknown) => plain.forEach(({ index }) => (results[index] = itemError(error))),
+    );
+    await Promise.all([stored, ...keyed]);
+    return results;
+  }
+
+  private async publishAll(requests: readonly PublishNotificationDto[]): Promise<PublishResult[]> {
+    if (requests.length === 0) return [];
+    const createdAt = new Date().toISOString();
+    const drafts = requests.map((request) => ({
+      draft: { id: randomUUID(), type: request.type, payload: request.payload ?? null, createdAt },
+      channels: targetChannels(request),
+    }));
+    const deliveries = await this.broker.publishMany(drafts);
+    return drafts.map(({ draft }, i) => ({ id: draft.id, deliveries: deliveries[i] }));
+  }
+
+  private async validateItem(item: Record<string, unknown>): Promise<BatchItemDto | ItemError> {
+    if (Buffer.byteLength(JSON.stringify(item)) > this.config.maxPayloadBytes) {
+      return itemError(
+        new PayloadTooLargeException(
+          `item is larger than MAX_PAYLOAD_BYTES (${this.config.maxPayloadBytes})`,
+        ),
+      );
+    }
+    try {
+      const dto = (await this.validation.transform(item, {
+        type: 'body',
+        metatype: BatchItemDto,
+      })) as BatchItemDto;
+      targetChannels(dto);
+      return dto;
+    } catch (error) {
+      return itemError(error);
+    }
+  }
+}
+
+/** An item's failure as the HTTP error it would have been on its own; unexpected ones are 500s. */
+function itemError(error: unknown): ItemError {
+  const status =
+    error instanceof HttpException ? error.getStatus() : error instanceof EngineUnavailableError ? 503 : 500;
+  const message =
+    error instanceof HttpException
+      ? error.message
+      : error instanceof EngineUnavailableError
+        ? 'engine unavailable: nothing was stored, retry'
+        : 'internal error';
+  return { error: { statusCode: status, error: STATUS_CODES[status] ?? 'Error', message } };
 }
 
 /** The target channels, each once: users, then topics, then broadcast. */

@@ -28,13 +28,15 @@ export function redactUrl(url: string): string {
 
 /**
  * A client for commands: no offline queue and no resending after a reconnect (a publish that fails
- * must fail at once, so that the publisher gets 503 and retries, never a duplicate later).
+ * must fail at once, so that the publisher gets 503 and retries, never a duplicate later). Commands
+ * issued in one tick go out in one write (auto-pipelining).
  */
 export function createCommandClient(url: string, logger: Logger): Redis {
   return withErrorLog(
     new Redis(url, {
       lazyConnect: true,
       enableOfflineQueue: false,
+      enableAutoPipelining: true,
       autoResendUnfulfilledCommands: false,
       maxRetriesPerRequest: 0,
       commandTimeout: COMMAND_TIMEOUT_MS,

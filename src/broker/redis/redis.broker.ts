@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EngineUnavailableError } from '../../common/errors';
-import { Broker, ChannelMessage, Delivery, HistoryPage, NotificationDraft } from '../broker';
+import { Broker, ChannelMessage, Delivery, HistoryPage, PublishRequest } from '../broker';
 import { dataHead, dataTail, newEpoch } from '../notification-encoding';
 
 export interface RedisBrokerOptions {
@@ -79,28 +79,33 @@ export class RedisBroker extends Broker {
     this.everReady = true;
   }
 
-  async publish(draft: NotificationDraft, channels: readonly string[]): Promise<Delivery[]> {
-    const tail = dataTail(draft);
+  async publishMany(requests: readonly PublishRequest[]): Promise<Delivery[][]> {
     const epoch = newEpoch();
     const pipeline = this.commands.pipeline();
-    for (const channel of channels) {
-      const keys = channelKeys(channel);
-      pipeline.heraldPublish(
-        keys.meta,
-        keys.history,
-        epoch,
-        this.options.historySize,
-        this.options.historyTtlSeconds,
-        keys.pubsub,
-        dataHead(draft.id, channel),
-        tail,
-      );
+    for (const { draft, channels } of requests) {
+      const tail = dataTail(draft);
+      for (const channel of channels) {
+        const keys = channelKeys(channel);
+        pipeline.heraldPublish(
+          keys.meta,
+          keys.history,
+          epoch,
+          this.options.historySize,
+          this.options.historyTtlSeconds,
+          keys.pubsub,
+          dataHead(draft.id, channel),
+          tail,
+        );
+      }
     }
-    const replies = await this.exec(pipeline);
-    return replies.map((reply, index) => {
-      const [offset, channelEpoch] = reply as PublishReply;
-      return { channel: channels[index], offset, epoch: channelEpoch };
-    });
+    const replies = (await this.exec(pipeline)) as PublishReply[];
+    let next = 0;
+    return requests.map(({ channels }) =>
+      channels.map((channel) => {
+        const [offset, channelEpoch] = replies[next++];
+        return { channel, offset, epoch: channelEpoch };
+      }),
+    );
   }
 
   async history(channel: string, after: number, limit: number): Promise<HistoryPage> {
