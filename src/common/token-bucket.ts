@@ -16,7 +16,10 @@ export class TokenBucket {
 
   tryTake(): boolean {
     const now = this.now();
-    this.tokens = Math.min(this.ratePerSecond, this.tokens + ((now - this.updatedAt) / 1000) * this.ratePerSecond);
+    this.tokens = Math.min(
+      this.ratePerSecond,
+      this.tokens + ((now - this.updatedAt) / 1000) * this.ratePerSecond,
+    );
     this.updatedAt = now;
     if (this.tokens < 1) return false;
     this.tokens -= 1;

@@ -10,12 +10,16 @@ import { RedisIdempotencyStore } from '../idempotency/redis-idempotency.store';
 import { MemoryPresenceRegistry } from '../presence/memory-presence.registry';
 import { PresenceRegistry } from '../presence/presence.registry';
 import { RedisPresenceRegistry } from '../presence/redis-presence.registry';
+import { MemoryThrottlerStorage } from '../rate-limit/memory-throttler.storage';
+import { RedisThrottlerStorage } from '../rate-limit/redis-throttler.storage';
+import type { ThrottlerStorage } from '@nestjs/throttler';
 
 /** Everything that lives in the engine (Redis, or this process for the embedded default). */
 export interface Engine {
   broker: Broker;
   idempotency: IdempotencyStore;
   presence: PresenceRegistry;
+  rateLimits: ThrottlerStorage;
   close(): Promise<void>;
 }
 
@@ -31,6 +35,7 @@ async function createEngine(config: AppConfig): Promise<Engine> {
       broker,
       idempotency: new MemoryIdempotencyStore(),
       presence: new MemoryPresenceRegistry(),
+      rateLimits: new MemoryThrottlerStorage(),
       close: () => broker.close(),
     };
   }
@@ -44,11 +49,14 @@ async function createEngine(config: AppConfig): Promise<Engine> {
     broker,
     idempotency: new RedisIdempotencyStore(commands),
     presence: new RedisPresenceRegistry(commands),
+    rateLimits: new RedisThrottlerStorage(commands),
     close: () => broker.close(),
   };
 }
 
 const ENGINE = Symbol('Engine');
+/** The engine's @nestjs/throttler storage (rate-limit budgets shared by every replica). */
+export const RATE_LIMIT_STORAGE = Symbol('RateLimitStorage');
 
 @Global()
 @Module({
@@ -57,8 +65,9 @@ const ENGINE = Symbol('Engine');
     { provide: Broker, inject: [ENGINE], useFactory: (engine: Engine) => engine.broker },
     { provide: IdempotencyStore, inject: [ENGINE], useFactory: (engine: Engine) => engine.idempotency },
     { provide: PresenceRegistry, inject: [ENGINE], useFactory: (engine: Engine) => engine.presence },
+    { provide: RATE_LIMIT_STORAGE, inject: [ENGINE], useFactory: (engine: Engine) => engine.rateLimits },
   ],
-  exports: [Broker, IdempotencyStore, PresenceRegistry],
+  exports: [Broker, IdempotencyStore, PresenceRegistry, RATE_LIMIT_STORAGE],
 })
 export class EngineModule implements OnApplicationShutdown {
   constructor(@Inject(ENGINE) private readonly engine: Engine) {}

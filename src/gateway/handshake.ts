@@ -62,7 +62,8 @@ export class HandshakeGate {
 
   async admit(request: IncomingMessage): Promise<HandshakeResult> {
     if (this.draining) return retryLater('server is shutting down');
-    if (this.connectRate && !this.connectRate.tryTake()) return retryLater('too many new connections; retry shortly');
+    if (this.connectRate && !this.connectRate.tryTake())
+      return retryLater('too many new connections; retry shortly');
     const checked = this.check(request);
     if ('refused' in checked) return checked;
     const { identity } = checked.admitted;
@@ -74,7 +75,10 @@ export class HandshakeGate {
       );
       if (!admitted) {
         return {
-          refused: { status: 429, message: `at most ${this.config.maxConnectionsPerUser} connections per user` },
+          refused: {
+            status: 429,
+            message: `at most ${this.config.maxConnectionsPerUser} connections per user`,
+          },
         };
       }
     } catch (error) {
@@ -95,7 +99,12 @@ export class HandshakeGate {
     const query = new URL(request.url ?? '/', 'http://localhost').searchParams;
     const token = bearer(request.headers.authorization) ?? query.get('access_token');
     if (!token) {
-      return { refused: { status: 401, message: 'missing token (Authorization: Bearer <jwt> or ?access_token=<jwt>)' } };
+      return {
+        refused: {
+          status: 401,
+          message: 'missing token (Authorization: Bearer <jwt> or ?access_token=<jwt>)',
+        },
+      };
     }
     let identity: ClientIdentity;
     try {
@@ -106,7 +115,9 @@ export class HandshakeGate {
     }
     const recovery = parseRecovery(query.get('offset'), query.get('epoch'));
     if (recovery === 'invalid') {
-      return { refused: { status: 400, message: '`offset` (a non-negative integer) and `epoch` go together' } };
+      return {
+        refused: { status: 400, message: '`offset` (a non-negative integer) and `epoch` go together' },
+      };
     }
     return { admitted: { connectionId: randomUUID(), identity, recovery } };
   }
@@ -118,7 +129,13 @@ function bearer(header: string | undefined): string | undefined {
 
 function parseRecovery(offset: string | null, epoch: string | null): ChannelPosition | undefined | 'invalid' {
   if (offset === null && epoch === null) return undefined;
-  if (offset === null || epoch === null || !/^\d{1,15}$/.test(offset) || epoch.length === 0 || epoch.length > 100) {
+  if (
+    offset === null ||
+    epoch === null ||
+    !/^\d{1,15}$/.test(offset) ||
+    epoch.length === 0 ||
+    epoch.length > 100
+  ) {
     return 'invalid';
   }
   return { offset: Number(offset), epoch };

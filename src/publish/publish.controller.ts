@@ -3,6 +3,7 @@ import { ApiAcceptedResponse, ApiBearerAuth, ApiHeader, ApiTags } from '@nestjs/
 import type { FastifyReply } from 'fastify';
 import { ApiKeyGuard, type PublisherRequest } from '../auth/api-key.guard';
 import { ApiErrorResponses } from '../common/api-errors';
+import { PublishRateLimitGuard } from '../rate-limit/publish-rate-limit.guard';
 import { PublishNotificationDto } from './publish-notification.dto';
 import { PublishBatchDto } from './publish-batch.dto';
 import { BatchResult, PublishResult, PublishService } from './publish.service';
@@ -10,7 +11,7 @@ import { BatchResult, PublishResult, PublishService } from './publish.service';
 @ApiTags('publish')
 @ApiBearerAuth('apiKey')
 @Controller('v1/notifications')
-@UseGuards(ApiKeyGuard)
+@UseGuards(ApiKeyGuard, PublishRateLimitGuard)
 export class PublishController {
   constructor(@Inject(PublishService) private readonly publisher: PublishService) {}
 
