@@ -28,7 +28,8 @@ export class PresenceController {
   @ApiOkResponse({ type: PresenceResponse, description: 'live connections of the user across the cluster' })
   @ApiErrorResponses(400, 401, 503)
   async get(@Param('userId') userId: string): Promise<PresenceResponse> {
-    if (!isUserId(userId)) throw new BadRequestException('userId must be 1-200 characters without control characters');
+    if (!isUserId(userId))
+      throw new BadRequestException('userId must be 1-200 characters without control characters');
     const connections = await this.presence.count(userId);
     return { userId, online: connections > 0, connections };
   }

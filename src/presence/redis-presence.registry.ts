@@ -7,7 +7,13 @@ import { PresenceEntry, PresenceRegistry } from './presence.registry';
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    heraldPresenceAdmit(key: string, now: number, expiry: number, connectionId: string, max: number): Result<number, Context>;
+    heraldPresenceAdmit(
+      key: string,
+      now: number,
+      expiry: number,
+      connectionId: string,
+      max: number,
+    ): Result<number, Context>;
   }
 }
 
@@ -18,12 +24,17 @@ const presenceKey = (userId: string): string => `herald:presence:{user:${userId}
 export class RedisPresenceRegistry extends PresenceRegistry {
   constructor(private readonly redis: Redis) {
     super();
-    redis.defineCommand('heraldPresenceAdmit', { numberOfKeys: 1, lua: readFileSync(join(__dirname, 'admit.lua'), 'utf8') });
+    redis.defineCommand('heraldPresenceAdmit', {
+      numberOfKeys: 1,
+      lua: readFileSync(join(__dirname, 'admit.lua'), 'utf8'),
+    });
   }
 
   async admit({ userId, connectionId }: PresenceEntry, max: number, ttlMs: number): Promise<boolean> {
     const now = Date.now();
-    const admitted = await this.call(() => this.redis.heraldPresenceAdmit(presenceKey(userId), now, now + ttlMs, connectionId, max));
+    const admitted = await this.call(() =>
+      this.redis.heraldPresenceAdmit(presenceKey(userId), now, now + ttlMs, connectionId, max),
+    );
     return admitted === 1;
   }
 
