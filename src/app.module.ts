@@ -8,6 +8,8 @@ import { ConfigModule } from './config/config.module';
 import { GatewayModule } from './gateway/gateway.module';
 import { HealthModule } from './health/health.module';
 import { HistoryModule } from './history/history.module';
+import { LoggingModule } from './logging/logging.module';
+import { MetricsModule } from './metrics/metrics.module';
 import { LifecycleModule } from './lifecycle/lifecycle';
 import { PublishModule } from './publish/publish.module';
 import { PresenceModule } from './presence/presence.module';
@@ -19,6 +21,8 @@ export class AppModule {
       module: AppModule,
       imports: [
         ConfigModule.forRoot(config),
+        LoggingModule.forRoot(config),
+        MetricsModule,
         EngineModule,
         AuthModule,
         GatewayModule,

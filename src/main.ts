@@ -1,8 +1,11 @@
 import 'reflect-metadata';
-import { Logger, type LogLevel } from '@nestjs/common';
+import { Logger } from '@nestjs/common';
+import { Logger as PinoNestLogger } from 'nestjs-pino';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppModule } from './app.module';
+import { serveApiDocs } from './docs-setup';
+import { requestIds } from './logging/logging.module';
 import { requestValidationPipe } from './common/http-errors';
 import { AppConfig, ConfigError, loadConfig } from './config/app-config';
 import { HandshakeGate } from './gateway/handshake';
@@ -11,32 +14,24 @@ import { Lifecycle } from './lifecycle/lifecycle';
 import { printBanner } from './lifecycle/banner';
 import { RedisUnreachableError } from './broker/redis/redis-client';
 
-const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
-
-function nestLogLevels(level: AppConfig['logLevel']): LogLevel[] {
-  const nest: Record<AppConfig['logLevel'], LogLevel | 'silent'> = {
-    fatal: 'fatal',
-    error: 'error',
-    warn: 'warn',
-    info: 'log',
-    debug: 'debug',
-    trace: 'verbose',
-    silent: 'silent',
-  };
-  const wanted = nest[level];
-  return wanted === 'silent' ? [] : LEVELS.slice(0, LEVELS.indexOf(wanted) + 1);
-}
-
 async function bootstrap(): Promise<void> {
   const config = loadConfig(process.env);
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot(config),
-    new FastifyAdapter({ bodyLimit: config.maxPayloadBytes }),
-    { logger: nestLogLevels(config.logLevel), abortOnError: false },
+    new FastifyAdapter({ bodyLimit: config.maxPayloadBytes, ...requestIds }),
+    { bufferLogs: true, abortOnError: false },
   );
+  app.useLogger(app.get(PinoNestLogger));
   app.useGlobalPipes(requestValidationPipe());
   allowLargerBatchBodies(app);
+  app
+    .getHttpAdapter()
+    .getInstance()
+    .addHook('onRequest', async (request, reply) => {
+      void reply.header('X-Request-Id', request.id);
+    });
   app.useWebSocketAdapter(new HeraldWsAdapter(app, app.get(HandshakeGate)));
+  serveApiDocs(app);
   await app.listen(config.port, '0.0.0.0');
   new Logger('Herald').log(
     `listening on port ${config.port} (engine: ${config.redisUrl ? 'redis' : 'memory'})`,

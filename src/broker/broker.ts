@@ -18,6 +18,8 @@ export interface ChannelMessage {
   offset: number;
   epoch: string;
   data: string;
+  /** ms since the epoch when the engine stored it; set on live messages, not on history reads. */
+  publishedAt?: number;
 }
 
 /** The newest offset in a channel and the epoch (life of its history) it belongs to. */

@@ -49,7 +49,7 @@ export class MemoryBroker extends Broker {
       };
       stored.messages.push(message);
       if (stored.messages.length > this.options.historySize) stored.messages.shift();
-      if (this.subscribed.has(channel)) this.emitMessage(message);
+      if (this.subscribed.has(channel)) this.emitMessage({ ...message, publishedAt: Date.now() });
       return { channel, offset: stored.offset, epoch: stored.epoch };
     });
   }

@@ -4,6 +4,7 @@ import { MemoryBroker } from '../broker/memory.broker';
 import { connectOrFail, createCommandClient, createSubscriberClient } from '../broker/redis/redis-client';
 import { RedisBroker } from '../broker/redis/redis.broker';
 import { AppConfig } from '../config/app-config';
+import { Metrics } from '../metrics/metrics';
 import { IdempotencyStore } from '../idempotency/idempotency.store';
 import { MemoryIdempotencyStore } from '../idempotency/memory-idempotency.store';
 import { RedisIdempotencyStore } from '../idempotency/redis-idempotency.store';
@@ -27,7 +28,7 @@ export interface Engine {
  * Decides the engine once, from REDIS_URL; the rest of the service only knows the abstractions.
  * An unreachable REDIS_URL stops start-up with a message naming it.
  */
-async function createEngine(config: AppConfig): Promise<Engine> {
+async function createEngine(config: AppConfig, metrics: Metrics): Promise<Engine> {
   const options = { historySize: config.historySize, historyTtlSeconds: config.historyTtlSeconds };
   if (!config.redisUrl) {
     const broker = new MemoryBroker(options);
@@ -40,8 +41,12 @@ async function createEngine(config: AppConfig): Promise<Engine> {
     };
   }
   const logger = new Logger('Redis');
-  const commands = createCommandClient(config.redisUrl, logger);
-  const subscriber = createSubscriberClient(config.redisUrl, logger);
+  const commands = createCommandClient(config.redisUrl, logger, () =>
+    metrics.redisReconnects.inc({ role: 'commands' }),
+  );
+  const subscriber = createSubscriberClient(config.redisUrl, logger, () =>
+    metrics.redisReconnects.inc({ role: 'subscriber' }),
+  );
   await Promise.all([connectOrFail(commands, config.redisUrl), connectOrFail(subscriber, config.redisUrl)]);
   const broker = new RedisBroker(commands, subscriber, options);
   await broker.start();
@@ -61,7 +66,7 @@ export const RATE_LIMIT_STORAGE = Symbol('RateLimitStorage');
 @Global()
 @Module({
   providers: [
-    { provide: ENGINE, inject: [AppConfig], useFactory: createEngine },
+    { provide: ENGINE, inject: [AppConfig, Metrics], useFactory: createEngine },
     { provide: Broker, inject: [ENGINE], useFactory: (engine: Engine) => engine.broker },
     { provide: IdempotencyStore, inject: [ENGINE], useFactory: (engine: Engine) => engine.idempotency },
     { provide: PresenceRegistry, inject: [ENGINE], useFactory: (engine: Engine) => engine.presence },

@@ -1,7 +1,8 @@
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { Broker, ChannelMessage, ChannelPosition } from '../broker/broker';
 import { notificationFrame } from '../broker/notification-encoding';
-import { BROADCAST } from '../common/channel';
+import { BROADCAST, ChannelKind } from '../common/channel';
+import { kindOf, Metrics } from '../metrics/metrics';
 import { CloseCode } from '../common/close-codes';
 import { withTimeout } from '../common/timeout';
 import { AppConfig } from '../config/app-config';
@@ -23,11 +24,15 @@ class ChannelState {
   held: ChannelMessage[] = [];
   readonly members = new Map<Connection, Membership>();
   ready: Promise<void> = Promise.resolve();
+  /** The metrics label, worked out once. */
+  readonly kind: ChannelKind;
 
   constructor(
     readonly name: string,
     readonly pinned: boolean,
-  ) {}
+  ) {
+    this.kind = kindOf(name);
+  }
 }
 
 /**
@@ -50,6 +55,7 @@ export class ConnectionHub implements OnModuleInit {
   constructor(
     @Inject(Broker) private readonly broker: Broker,
     @Inject(AppConfig) private readonly config: AppConfig,
+    @Inject(Metrics) private readonly metrics: Metrics,
   ) {
     broker.onMessage((message) => this.dispatch(message));
     broker.onResync(() => this.resync());
@@ -70,11 +76,12 @@ export class ConnectionHub implements OnModuleInit {
 
   add(connection: Connection): void {
     this.connections.add(connection);
+    this.metrics.connections.inc();
   }
 
   /** Takes a closed connection off every channel. */
   remove(connection: Connection): void {
-    this.connections.delete(connection);
+    if (this.connections.delete(connection)) this.metrics.connections.dec();
     for (const channel of [...connection.memberships.keys()]) this.leave(connection, channel);
     connection.disposed();
   }
@@ -100,6 +107,7 @@ export class ConnectionHub implements OnModuleInit {
       membership = { offset: 0, epoch: '', pending: [] };
       connection.memberships.set(channel, membership);
       state.members.set(connection, membership);
+      this.metrics.subscriptions.inc({ kind: state.kind });
     }
     membership.pending ??= [];
     try {
@@ -149,6 +157,8 @@ export class ConnectionHub implements OnModuleInit {
     connection.send('subscribed', { channel, offset: page.offset, epoch: page.epoch, recovered });
     if (recovered) {
       for (const message of page.messages) connection.write(notificationFrame(message.data));
+      this.metrics.replayed.inc({ source: 'recovery' }, page.messages.length);
+      this.metrics.delivered.inc({ kind: kindOf(channel) }, page.messages.length);
     }
     this.release(connection, channel, page);
   }
@@ -158,7 +168,7 @@ export class ConnectionHub implements OnModuleInit {
     connection.memberships.delete(channel);
     const state = this.channels.get(channel);
     if (!state) return;
-    state.members.delete(connection);
+    if (state.members.delete(connection)) this.metrics.subscriptions.dec({ kind: state.kind });
     if (state.members.size === 0 && !state.pinned) {
       this.channels.delete(channel);
       this.broker.unsubscribe(channel);
@@ -173,8 +183,11 @@ export class ConnectionHub implements OnModuleInit {
     membership.offset = position.offset;
     membership.epoch = position.epoch;
     membership.pending = null;
-    for (const message of pending)
-      this.writeTo(connection, membership, message, notificationFrame(message.data));
+    let written = 0;
+    for (const message of pending) {
+      if (this.writeTo(connection, membership, message, notificationFrame(message.data))) written += 1;
+    }
+    if (written > 0) this.metrics.delivered.inc({ kind: kindOf(channel) }, written);
   }
 
   private state(channel: string): ChannelState {
@@ -252,9 +265,14 @@ export class ConnectionHub implements OnModuleInit {
         state.epoch = page.epoch;
         state.offset = page.messages.length > 0 ? page.messages[0].offset - 1 : page.offset;
       }
+      let caughtUp = 0;
       for (const message of page.messages) {
-        if (message.offset > state.offset) this.deliver(state, message);
+        if (message.offset > state.offset) {
+          this.deliver(state, message);
+          caughtUp += 1;
+        }
       }
+      if (caughtUp > 0) this.metrics.replayed.inc({ source: 'catch_up' }, caughtUp);
       state.offset = Math.max(state.offset, page.offset);
     } catch (error) {
       this.logger.warn(`catching up ${state.name} failed: ${(error as Error).message}`);
@@ -271,13 +289,17 @@ export class ConnectionHub implements OnModuleInit {
   private deliver(state: ChannelState, message: ChannelMessage): void {
     state.offset = message.offset;
     state.epoch = message.epoch;
+    if (message.publishedAt !== undefined)
+      this.metrics.deliveryLag.observe((Date.now() - message.publishedAt) / 1000);
     if (state.members.size === 0) return;
     // One frame, encoded once, written to every member.
     const frame = Buffer.from(notificationFrame(message.data));
+    let written = 0;
     for (const [connection, membership] of state.members) {
       if (membership.pending) membership.pending.push(message);
-      else this.writeTo(connection, membership, message, frame);
+      else if (this.writeTo(connection, membership, message, frame)) written += 1;
     }
+    if (written > 0) this.metrics.delivered.inc({ kind: state.kind }, written);
   }
 
   private writeTo(
@@ -285,15 +307,17 @@ export class ConnectionHub implements OnModuleInit {
     membership: Membership,
     message: ChannelMessage,
     frame: string | Buffer,
-  ): void {
-    if (message.epoch === membership.epoch && message.offset <= membership.offset) return;
+  ): boolean {
+    if (message.epoch === membership.epoch && message.offset <= membership.offset) return false;
     membership.offset = message.offset;
     membership.epoch = message.epoch;
     try {
       connection.write(frame);
+      return true;
     } catch (error) {
       // One broken socket never stops delivery to the others.
       this.logger.warn(`write to connection ${connection.id} failed: ${(error as Error).message}`);
+      return false;
     }
   }
 

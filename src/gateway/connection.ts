@@ -32,6 +32,10 @@ export class Connection {
   readonly memberships = new Map<string, Membership>();
   /** ms since the epoch of the last frame or pong from the client. */
   lastSeen = Date.now();
+  /** The code this server closed the connection with, if it did. */
+  closedWith: CloseCode | undefined;
+  /** The close code of the finished closing handshake (1006 when the socket just dropped). */
+  closeCode: number | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
   /** Client frames are handled one at a time, in arrival order. */
   private queue: Promise<void> = Promise.resolve();
@@ -73,6 +77,7 @@ export class Connection {
   close(code: CloseCode, reason: string): void {
     clearTimeout(this.expiryTimer);
     if (this.socket.readyState === WebSocket.OPEN || this.socket.readyState === WebSocket.CONNECTING) {
+      this.closedWith = code;
       this.socket.close(code, reason);
     }
   }

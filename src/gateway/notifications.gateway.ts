@@ -9,9 +9,18 @@ import { CloseCode } from '../common/close-codes';
 import { AppConfig } from '../config/app-config';
 import { Connection } from './connection';
 import { ConnectionHub } from './connection-hub';
+import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
+import { Metrics } from '../metrics/metrics';
 import { PresenceRegistry } from '../presence/presence.registry';
 import { ClientEvents, parseClientFrame } from './protocol';
 import { admissionOf } from './ws-adapter';
+
+/** Server-side closes that count as cut-offs in the metrics, by close code. */
+const CUT_OFF_REASONS: Partial<Record<CloseCode, string>> = {
+  [CloseCode.SlowConsumer]: 'slow_consumer',
+  [CloseCode.HeartbeatTimeout]: 'heartbeat',
+  [CloseCode.TokenExpired]: 'token_expired',
+};
 
 /** Topics one connection may be on at once. */
 export const MAX_TOPICS_PER_CONNECTION = 100;
@@ -31,6 +40,8 @@ export class NotificationsGateway implements OnGatewayConnection, OnGatewayDisco
     @Inject(ClientTokenVerifier) private readonly tokens: ClientTokenVerifier,
     @Inject(PresenceRegistry) private readonly presence: PresenceRegistry,
     @Inject(AppConfig) private readonly config: AppConfig,
+    @Inject(Metrics) private readonly metrics: Metrics,
+    @InjectPinoLogger(NotificationsGateway.name) private readonly log: PinoLogger,
   ) {}
 
   handleConnection(socket: WebSocket, request: IncomingMessage): void {
@@ -40,6 +51,17 @@ export class NotificationsGateway implements OnGatewayConnection, OnGatewayDisco
     });
     this.connections.set(socket, connection);
     this.hub.add(connection);
+    this.log.info(
+      {
+        connectionId: connection.id,
+        userId: connection.userId,
+        recovering: admission.recovery !== undefined,
+      },
+      'connection opened',
+    );
+    socket.once('close', (code: number) => {
+      connection.closeCode = code;
+    });
     socket.on('pong', () => {
       connection.lastSeen = Date.now();
     });
@@ -54,6 +76,12 @@ export class NotificationsGateway implements OnGatewayConnection, OnGatewayDisco
     const connection = this.connections.get(socket);
     if (!connection) return;
     this.hub.remove(connection);
+    const reason = connection.closedWith === undefined ? undefined : CUT_OFF_REASONS[connection.closedWith];
+    if (reason) this.metrics.cutOffs.inc({ reason });
+    this.log.info(
+      { connectionId: connection.id, userId: connection.userId, code: connection.closeCode ?? null },
+      'connection closed',
+    );
     this.presence
       .remove({ userId: connection.userId, connectionId: connection.id })
       .catch((error: Error) => this.logger.warn(`presence removal failed: ${error.message}`));

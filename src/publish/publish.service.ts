@@ -11,6 +11,8 @@ import { EngineUnavailableError } from '../common/errors';
 import { requestValidationPipe } from '../common/http-errors';
 import { AppConfig } from '../config/app-config';
 import { BatchItemDto } from './publish-batch.dto';
+import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
+import { kindOf, Metrics } from '../metrics/metrics';
 import { Broker, Delivery } from '../broker/broker';
 import { BROADCAST, topicChannel, userChannel } from '../common/channel';
 import { IdempotentExecution, IdempotentOutcome } from '../idempotency/idempotent-execution';
@@ -37,6 +39,8 @@ export class PublishService {
     @Inject(Broker) private readonly broker: Broker,
     @Inject(IdempotentExecution) private readonly idempotent: IdempotentExecution,
     @Inject(AppConfig) private readonly config: AppConfig,
+    @Inject(Metrics) private readonly metrics: Metrics,
+    @InjectPinoLogger(PublishService.name) private readonly log: PinoLogger,
   ) {}
 
   /** Publishes, or with an Idempotency-Key returns the first response for that key (scoped by API key). */
@@ -47,7 +51,15 @@ export class PublishService {
   ): Promise<IdempotentOutcome<PublishResult>> {
     if (idempotencyKey === undefined)
       return this.publish(request).then((response) => ({ response, replayed: false }));
-    return this.idempotent.run(apiKeyName, idempotencyKey, request, () => this.publish(request));
+    return this.idempotent
+      .run(apiKeyName, idempotencyKey, request, () => this.publish(request))
+      .then((outcome) => {
+        if (outcome.replayed) {
+          this.metrics.idempotentReplays.inc();
+          this.log.info({ notificationId: outcome.response.id, apiKey: apiKeyName }, 'idempotent replay');
+        }
+        return outcome;
+      });
   }
 
   async publish(request: PublishNotificationDto): Promise<PublishResult> {
@@ -92,8 +104,28 @@ export class PublishService {
       draft: { id: randomUUID(), type: request.type, payload: request.payload ?? null, createdAt },
       channels: targetChannels(request),
     }));
+    const stopTimer = this.metrics.publishDuration.startTimer();
     const deliveries = await this.broker.publishMany(drafts);
-    return drafts.map(({ draft }, i) => ({ id: draft.id, deliveries: deliveries[i] }));
+    stopTimer();
+    return drafts.map(({ draft }, i) => {
+      this.recordPublished(requests[i], draft.id, deliveries[i]);
+      return { id: draft.id, deliveries: deliveries[i] };
+    });
+  }
+
+  private recordPublished(request: PublishNotificationDto, id: string, deliveries: Delivery[]): void {
+    for (const { channel } of deliveries) this.metrics.published.inc({ kind: kindOf(channel) });
+    this.log.info(
+      {
+        notificationId: id,
+        type: request.type,
+        users: request.users?.length ?? 0,
+        topics: request.topics?.length ?? 0,
+        broadcast: request.broadcast === true,
+        channels: deliveries.length,
+      },
+      'notification published',
+    );
   }
 
   private async validateItem(item: Record<string, unknown>): Promise<BatchItemDto | ItemError> {

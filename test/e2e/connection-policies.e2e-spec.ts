@@ -10,7 +10,7 @@ describe('heartbeat', () => {
     const silent = await connect(app, aToken(), { wsOptions: { autoPong: false } });
     const alive = await connect(app, aToken());
     try {
-      const { code } = await silent.closed;
+      const { code } = await silent.waitClosed();
       expect(code).toBe(4009);
       expect(alive.socket.readyState).toBe(WebSocket.OPEN);
     } finally {
@@ -46,9 +46,11 @@ describe('connection policies', () => {
       await publish(app, { users: [user, other], type: 'big', payload: { n, payload } });
     await fast.waitForNotifications(400, `user:${other}`, 20_000);
     (slow.socket as unknown as { _socket: { resume(): void } })._socket.resume();
-    const { code } = await slow.closed;
+    const { code } = await slow.waitClosed();
     expect(code).toBe(4008);
     expect(slow.notifications().length).toBeLessThan(400);
+    const metrics = await httpRequest('GET', `${app.url}/metrics`);
+    expect(metrics.text).toContain('herald_connection_cutoffs_total{reason="slow_consumer"} 1');
   }, 60_000);
 
   it('closes a connection with 4001 when its token expires, unless it was refreshed', async () => {
@@ -58,7 +60,7 @@ describe('connection policies', () => {
     refreshed.send('refresh', { token: aToken({ sub: user, expiresIn: 60 }) });
     const { data } = await refreshed.nextFrame('refreshed');
     expect(data.exp).toBeGreaterThan(Date.now() / 1000 + 50);
-    expect((await expiring.closed).code).toBe(4001);
+    expect((await expiring.waitClosed()).code).toBe(4001);
     await sleep(500);
     expect(refreshed.socket.readyState).toBe(WebSocket.OPEN);
     await publish(app, aNotification([user]));
@@ -104,7 +106,7 @@ describe('graceful drain', () => {
     await poller;
     expect(exitCode).toBe(0);
     expect(Date.now() - started).toBeLessThan(10_000);
-    for (const client of clients) expect((await client.closed).code).toBe(1012);
+    for (const client of clients) expect((await client.waitClosed()).code).toBe(1012);
     expect(readiness.slice(before)).toContain(503);
     stalled.socket.terminate();
   });

@@ -106,7 +106,7 @@ describe('refusals', () => {
     it('closes the connection with 1009 for a frame over 16 KiB, and the replica keeps serving', async () => {
       const client = await connect(app, aToken());
       client.send('ping', { padding: 'x'.repeat(17 * 1024) });
-      expect((await client.closed).code).toBe(1009);
+      expect((await client.waitClosed()).code).toBe(1009);
       const user = aUserId();
       const other = await connect(app, aToken({ sub: user }));
       clients.push(other);

@@ -64,8 +64,8 @@ const redisEngine = (): Engine => {
     name: 'redis',
     create: async () => {
       redis ??= await startRedis();
-      const commands = createCommandClient(redis.url, logger);
-      const subscriber = createSubscriberClient(redis.url, logger);
+      const commands = createCommandClient(redis.url, logger, () => undefined);
+      const subscriber = createSubscriberClient(redis.url, logger, () => undefined);
       await Promise.all([connectOrFail(commands, redis.url), connectOrFail(subscriber, redis.url)]);
       const broker = new RedisBroker(commands, subscriber, {
         historySize: HISTORY_SIZE,

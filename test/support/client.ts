@@ -57,6 +57,15 @@ export class TestClient {
     );
   }
 
+  /** The close code and reason, once the socket has closed. */
+  waitClosed(timeoutMs = 10_000): Promise<{ code: number; reason: string }> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`socket not closed within ${timeoutMs} ms`)), timeoutMs);
+    });
+    return Promise.race([this.closed, timeout]).finally(() => clearTimeout(timer));
+  }
+
   send(event: string, data: unknown): void {
     this.socket.send(JSON.stringify({ event, data }));
   }

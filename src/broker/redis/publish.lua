@@ -11,7 +11,8 @@
 -- ARGV[4]  pub/sub channel of this channel
 -- ARGV[5]  data JSON up to the offset: {"id":…,"channel":…,"offset":
 -- ARGV[6]  data JSON after the epoch: ,"type":…,"payload":…,"createdAt":…}
--- Returns {offset, epoch}. Publishes "<offset>:<epoch>:<data JSON>".
+-- ARGV[7]  the publishing replica's clock (ms), for the delivery-lag metric
+-- Returns {offset, epoch}. Publishes "<offset>:<epoch>:<ARGV[7]>:<data JSON>".
 local epoch = redis.call('HGET', KEYS[1], 'epoch')
 if not epoch then
   epoch = ARGV[1]
@@ -24,5 +25,5 @@ local data = ARGV[5] .. offset .. ',"epoch":"' .. epoch .. '"' .. ARGV[6]
 redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[2], offset .. '-0', 'd', data)
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 redis.call('EXPIRE', KEYS[2], ARGV[3])
-redis.call('PUBLISH', ARGV[4], offset .. ':' .. epoch .. ':' .. data)
+redis.call('PUBLISH', ARGV[4], offset .. ':' .. epoch .. ':' .. ARGV[7] .. ':' .. data)
 return {offset, epoch}

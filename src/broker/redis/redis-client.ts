@@ -31,7 +31,7 @@ export function redactUrl(url: string): string {
  * must fail at once, so that the publisher gets 503 and retries, never a duplicate later). Commands
  * issued in one tick go out in one write (auto-pipelining).
  */
-export function createCommandClient(url: string, logger: Logger): Redis {
+export function createCommandClient(url: string, logger: Logger, onReconnect: () => void): Redis {
   return withErrorLog(
     new Redis(url, {
       lazyConnect: true,
@@ -45,11 +45,12 @@ export function createCommandClient(url: string, logger: Logger): Redis {
     }),
     'commands',
     logger,
+    onReconnect,
   );
 }
 
 /** A client for pub/sub: it queues (re)subscriptions while disconnected and resubscribes on reconnect. */
-export function createSubscriberClient(url: string, logger: Logger): Redis {
+export function createSubscriberClient(url: string, logger: Logger, onReconnect: () => void): Redis {
   return withErrorLog(
     new Redis(url, {
       lazyConnect: true,
@@ -60,6 +61,7 @@ export function createSubscriberClient(url: string, logger: Logger): Redis {
     }),
     'subscriber',
     logger,
+    onReconnect,
   );
 }
 
@@ -73,8 +75,10 @@ export async function connectOrFail(client: Redis, url: string): Promise<void> {
   }
 }
 
-function withErrorLog(client: Redis, role: string, logger: Logger): Redis {
+/** Logs each distinct error once, and reports every `ready` after the first as a reconnect. */
+function withErrorLog(client: Redis, role: string, logger: Logger, onReconnect: () => void): Redis {
   let lastLogged = '';
+  let connectedBefore = false;
   client.on('error', (error: Error) => {
     // ioredis emits the same error on every reconnect attempt; log each distinct one once.
     if (error.message === lastLogged) return;
@@ -83,6 +87,11 @@ function withErrorLog(client: Redis, role: string, logger: Logger): Redis {
   });
   client.on('ready', () => {
     lastLogged = '';
+    if (connectedBefore) {
+      logger.log(`redis ${role}: reconnected`);
+      onReconnect();
+    }
+    connectedBefore = true;
   });
   return client;
 }

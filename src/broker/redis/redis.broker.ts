@@ -81,6 +81,7 @@ export class RedisBroker extends Broker {
 
   async publishMany(requests: readonly PublishRequest[]): Promise<Delivery[][]> {
     const epoch = newEpoch();
+    const now = Date.now();
     const pipeline = this.commands.pipeline();
     for (const { draft, channels } of requests) {
       const tail = dataTail(draft);
@@ -95,6 +96,7 @@ export class RedisBroker extends Broker {
           keys.pubsub,
           dataHead(draft.id, channel),
           tail,
+          now,
         );
       }
     }
@@ -187,14 +189,16 @@ export class RedisBroker extends Broker {
       this.probes.delete(message);
       return;
     }
-    // "<offset>:<epoch>:<data>" on "herald:{<channel>}"; epochs are base64url, so never contain ':'.
+    // "<offset>:<epoch>:<publishedAt>:<data>" on "herald:{<channel>}"; epochs are base64url (no ':').
     const first = message.indexOf(':');
     const second = message.indexOf(':', first + 1);
+    const third = message.indexOf(':', second + 1);
     this.emitMessage({
       channel: pubsubChannel.slice(PUBSUB_PREFIX.length, -1),
       offset: parseInt(message.slice(0, first), 10),
       epoch: message.slice(first + 1, second),
-      data: message.slice(second + 1),
+      publishedAt: parseInt(message.slice(second + 1, third), 10),
+      data: message.slice(third + 1),
     });
   }
 

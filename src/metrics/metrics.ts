@@ -1,0 +1,89 @@
+import { Injectable } from '@nestjs/common';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { ChannelKind, parseChannel } from '../common/channel';
+
+/**
+ * Every Prometheus metric of the service, in one registry (served at /metrics). Names and labels are
+ * documented in the README's operations section.
+ */
+@Injectable()
+export class Metrics {
+  readonly registry = new Registry();
+
+  readonly connections = new Gauge({
+    name: 'herald_connections',
+    help: 'Open WebSocket connections on this replica',
+    registers: [this.registry],
+  });
+
+  readonly subscriptions = new Gauge({
+    name: 'herald_subscriptions',
+    help: 'Channel memberships of connections on this replica, by channel kind',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+
+  readonly published = new Counter({
+    name: 'herald_notifications_published_total',
+    help: 'Notifications stored by publishes on this replica, one per target channel, by channel kind',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+
+  readonly delivered = new Counter({
+    name: 'herald_notifications_delivered_total',
+    help: 'Notification frames written to connections on this replica (live, replayed and caught up), by channel kind',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+
+  readonly publishDuration = new Histogram({
+    name: 'herald_publish_duration_seconds',
+    help: 'Time to store a publish request in every target channel (engine round trip)',
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+
+  readonly deliveryLag = new Histogram({
+    name: 'herald_delivery_lag_seconds',
+    help: 'From the publish being stored to its dispatch on this replica',
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+
+  readonly cutOffs = new Counter({
+    name: 'herald_connection_cutoffs_total',
+    help: 'Connections closed by the server, by reason (slow_consumer 4008, heartbeat 4009, token_expired 4001)',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly redisReconnects = new Counter({
+    name: 'herald_redis_reconnects_total',
+    help: 'Redis connections re-established after a loss, by client role',
+    labelNames: ['role'] as const,
+    registers: [this.registry],
+  });
+
+  readonly replayed = new Counter({
+    name: 'herald_notifications_replayed_total',
+    help: 'Notifications sent from history: to a recovering client (recovery) or to fill a gap on this replica (catch_up)',
+    labelNames: ['source'] as const,
+    registers: [this.registry],
+  });
+
+  readonly idempotentReplays = new Counter({
+    name: 'herald_idempotent_replays_total',
+    help: 'Publish requests answered with the stored response of an earlier request with the same Idempotency-Key',
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+  }
+}
+
+/** The label of a channel's kind (`user`, `topic`, `broadcast`). */
+export function kindOf(channel: string): ChannelKind {
+  return parseChannel(channel)?.kind ?? 'topic';
+}
