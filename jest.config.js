@@ -1,11 +1,12 @@
 /**
  * One Jest run covers every tier: unit specs next to the code (src/**), broker contract and e2e suites
- * that start their own redis-server and app processes (test/**), and the client SDK (client/test/**).
+ * that start their own redis-server and app processes (test/**), the client SDK (client/test/**) and a
+ * smoke run of the benchmark harness (bench/smoke.spec.ts).
  * TypeScript goes through @swc/jest (see .swcrc); tsc builds the app that e2e tests spawn.
  */
 module.exports = {
   testEnvironment: 'node',
-  roots: ['<rootDir>/src', '<rootDir>/test', '<rootDir>/client'],
+  roots: ['<rootDir>/src', '<rootDir>/test', '<rootDir>/client', '<rootDir>/bench'],
   testMatch: ['**/*.spec.ts', '**/*.e2e-spec.ts'],
   transform: { '^.+\\.ts$': ['@swc/jest'] },
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],

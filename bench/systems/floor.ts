@@ -1,0 +1,28 @@
+import { join } from 'node:path';
+import { benchDist } from '../support/paths';
+import { startReplicated, SystemAdapter } from './system';
+
+/** Bare ws + ioredis relay (bench/floor/server.ts); Herald's frame format, no auth. */
+export const floor: SystemAdapter = {
+  name: 'floor',
+  unavailable: () => undefined,
+  start: (replicas, label) =>
+    startReplicated(
+      {
+        name: 'floor',
+        command: process.execPath,
+        args: [join(benchDist, 'floor', 'server.js')],
+        ipc: true,
+        env: (port, redisUrl) => ({ PORT: String(port), REDIS_URL: redisUrl }),
+        client: (ports, { jwtSecret }) => ({
+          dialect: 'herald',
+          auth: 'user-query',
+          jwtSecret,
+          endpoints: ports.map((p) => `ws://127.0.0.1:${p}/v1/ws`),
+        }),
+        startTimeoutMs: 15_000,
+      },
+      replicas,
+      label,
+    ),
+};

@@ -1,0 +1,137 @@
+import { randomBytes } from 'node:crypto';
+import { connectionTarget } from '../load/connection';
+import type { ClientSpec } from '../load/protocol';
+import { errorMessage } from '../support/clock';
+import { waitForOk } from '../support/http';
+import { freePort, Managed, spawnManaged } from '../support/processes';
+import { BenchRedis, startRedis } from '../support/redis';
+
+export type SystemName = 'herald' | 'peer' | 'floor';
+export const SYSTEM_NAMES: readonly SystemName[] = ['herald', 'peer', 'floor'];
+
+/** One system under test, started: its own fresh Redis and `replicas` server processes. */
+export interface RunningSystem {
+  readonly name: SystemName;
+  readonly ports: number[];
+  /** Replica process ids, in replica order. */
+  readonly pids: number[];
+  readonly redisPid: number;
+  /** How a load-generator client connects (serializable: it is sent to the worker processes). */
+  readonly client: ClientSpec;
+  readonly apiKey: string;
+  publishUrl(replica: number): string;
+  batchUrl(replica: number): string;
+  /** A client's WebSocket URL (for the peer the token travels in the CONNECT packet, not the URL). */
+  wsUrl(user: string, replica: number): string;
+  /** Stops the replicas, then Redis. */
+  stop(): Promise<void>;
+}
+
+export interface SystemAdapter {
+  readonly name: SystemName;
+  /** Why the system cannot run here (e.g. not built), or undefined. */
+  unavailable(): string | undefined;
+  /** `label` names the log files (bench/dist/logs/<label>-<system>-*.log). */
+  start(replicas: number, label: string): Promise<RunningSystem>;
+}
+
+/** How to launch one replica of a system; everything else about starting one is shared. */
+export interface ReplicaLaunch {
+  name: SystemName;
+  command: string;
+  args: string[];
+  /** The bench's own node servers get an IPC channel and exit when it closes. */
+  ipc: boolean;
+  env(port: number, redisUrl: string, secrets: Secrets): Record<string, string>;
+  client(ports: number[], secrets: Secrets): ClientSpec;
+  startTimeoutMs: number;
+}
+
+export interface Secrets {
+  jwtSecret: string;
+  apiKey: string;
+}
+
+/** The environment every replica of every system starts from: nothing inherited but PATH and HOME. */
+function baseEnv(): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: process.env.HOME ?? '/tmp',
+    NODE_ENV: 'production',
+  };
+}
+
+async function startReplica(
+  launch: ReplicaLaunch,
+  label: string,
+  redis: BenchRedis,
+  secrets: Secrets,
+): Promise<[number, Managed]> {
+  const port = await freePort();
+  const proc = spawnManaged(label, launch.command, launch.args, {
+    env: { ...baseEnv(), ...launch.env(port, redis.url, secrets) },
+    ipc: launch.ipc,
+  });
+  try {
+    await waitForOk(`http://127.0.0.1:${port}/health/ready`, launch.startTimeoutMs, () =>
+      proc.child.exitCode !== null ? `exited with ${proc.child.exitCode}` : undefined,
+    );
+  } catch (err) {
+    await proc.stop(1000);
+    throw new Error(
+      `${label} did not become ready: ${errorMessage(err)}\n--- ${proc.logFile}:\n${proc.logTail()}`,
+      {
+        cause: err,
+      },
+    );
+  }
+  return [port, proc];
+}
+
+export async function startReplicated(
+  launch: ReplicaLaunch,
+  replicas: number,
+  label: string,
+): Promise<RunningSystem> {
+  const secrets: Secrets = {
+    jwtSecret: randomBytes(24).toString('hex'),
+    apiKey: randomBytes(16).toString('hex'),
+  };
+  const redis = await startRedis(`${label}-${launch.name}-redis`);
+  const started: Managed[] = [];
+  const ports: number[] = [];
+  const attempts = await Promise.allSettled(
+    Array.from({ length: replicas }, (_, i) =>
+      startReplica(launch, `${label}-${launch.name}-${i}`, redis, secrets),
+    ),
+  );
+  for (const attempt of attempts) {
+    if (attempt.status === 'fulfilled') {
+      ports.push(attempt.value[0]);
+      started.push(attempt.value[1]);
+    }
+  }
+  const failure = attempts.find((a): a is PromiseRejectedResult => a.status === 'rejected');
+  if (failure) {
+    await Promise.all(started.map((p) => p.stop(1000)));
+    await redis.process.stop(1000);
+    throw failure.reason;
+  }
+  const client = launch.client(ports, secrets);
+  const base = (replica: number): string => `http://127.0.0.1:${ports[replica]}`;
+  return {
+    name: launch.name,
+    ports,
+    pids: started.map((p) => p.pid),
+    redisPid: redis.process.pid,
+    client,
+    apiKey: secrets.apiKey,
+    publishUrl: (replica) => `${base(replica)}/v1/notifications`,
+    batchUrl: (replica) => `${base(replica)}/v1/notifications/batch`,
+    wsUrl: (user, replica) => connectionTarget(client, user, replica).url,
+    async stop() {
+      await Promise.all(started.map((p) => p.stop(5000)));
+      await redis.process.stop(2000);
+    },
+  };
+}

@@ -1,0 +1,121 @@
+import { withWorkers } from '../load/pool';
+import { userIds } from '../load/payload';
+import type { PublishArgs } from '../load/protocol';
+import { CpuMark, rssKiB } from '../support/procstat';
+import {
+  collectDeliveries,
+  lossAndExtra,
+  note,
+  openConnections,
+  runPublishers,
+  spread,
+  startRecording,
+  sum,
+  waitDelivered,
+  withSystem,
+} from './common';
+import { atLeastTimes, atMostTimes, heraldAtMost } from './targets';
+import type { Workload } from './workload';
+
+/**
+ * P1 personal: two replicas hold the users (one connection each), a third holds none and takes no
+ * publish; publishers post one notification per request to a random user, closed loop, alternating
+ * between the two replicas that hold users. The idle replica's CPU shows what a replica spends on
+ * messages for users it does not hold.
+ */
+export const p1: Workload = {
+  id: 'P1',
+  title: ({ p1: s }) =>
+    `P1 personal — ${s.users} users (1 connection each) on 2 replicas + 1 idle replica; ` +
+    `${s.inFlight} publishes in flight, 1 notification per POST to a random user, ${s.durationMs / 1000} s`,
+  rows: () => [
+    { key: 'publishesPerSec', label: 'publishes/s (202)', better: 'higher', digits: 0 },
+    {
+      key: 'deliveredPerSec',
+      label: 'delivered/s',
+      better: 'higher',
+      digits: 0,
+      target: atLeastTimes('peer', 1),
+    },
+    { key: 'lost', label: 'lost', better: 'none', digits: 0, target: heraldAtMost(0, '0') },
+    {
+      key: 'errors',
+      label: 'errors (publish + connection)',
+      better: 'none',
+      digits: 0,
+      target: heraldAtMost(0, '0'),
+    },
+    { key: 'p50', label: 'latency p50 (ms)', better: 'lower', digits: 2 },
+    { key: 'p99', label: 'latency p99 (ms)', better: 'lower', digits: 2, target: atMostTimes([['peer', 1]]) },
+    { key: 'publishRttP50', label: 'publish round trip p50 (ms)', better: 'lower', digits: 2 },
+    { key: 'cpuPerMsg', label: 'server CPU µs / delivered (3 replicas)', better: 'lower', digits: 1 },
+    {
+      key: 'idleCpuPerMsg',
+      label: 'idle replica CPU µs / delivered',
+      better: 'lower',
+      digits: 2,
+      target: heraldAtMost(1, '≤ 1'),
+    },
+    { key: 'redisCpuPerMsg', label: 'Redis CPU µs / delivered', better: 'lower', digits: 1 },
+    {
+      key: 'loadgenCpuPerMsg',
+      label: 'load generator CPU µs / delivered (for reference)',
+      better: 'none',
+      digits: 1,
+    },
+    { key: 'rssMiB', label: 'RSS per replica holding clients (MiB)', better: 'lower', digits: 0 },
+  ],
+  run: (adapter, { sizes: { p1: s } }) =>
+    withSystem(adapter, 3, 'p1', (sys) =>
+      withWorkers(s.clientWorkers + s.publisherWorkers, `p1-${adapter.name}`, async (workers) => {
+        const clients = workers.slice(0, s.clientWorkers);
+        const publishers = workers.slice(s.clientWorkers);
+        const users = userIds('u', s.users);
+        const open = await openConnections(clients, sys.client, spread(users, 2), { window: 32 });
+        const publish: PublishArgs = {
+          urls: [sys.publishUrl(0), sys.publishUrl(1)],
+          apiKey: sys.apiKey,
+          inFlight: s.inFlight,
+          durationMs: s.warmupMs,
+          maxRequests: Number.MAX_SAFE_INTEGER,
+          users,
+          batchSize: 0,
+        };
+        const warm = await runPublishers(publishers, publish);
+        await waitDelivered(clients, warm.accepted, 5000);
+
+        await startRecording(clients);
+        const loadgen = new CpuMark(workers.map((w) => w.pid));
+        const cpu = new CpuMark([...sys.pids, sys.redisPid]);
+        const pub = await runPublishers(publishers, { ...publish, durationMs: s.durationMs });
+        await waitDelivered(clients, pub.accepted, 10_000);
+        const [cpu0, cpu1, cpuIdle, cpuRedis] = cpu.since();
+        const loadgenCpu = sum(loadgen.since());
+        const got = await collectDeliveries(clients);
+        const { lost, extra } = lossAndExtra(pub.expected, got.perUser);
+        const delivered = Math.max(1, got.received);
+        return {
+          values: {
+            publishesPerSec: pub.accepted / ((pub.endedAt - pub.startedAt) / 1000),
+            deliveredPerSec: got.received / ((got.lastReceivedAt - pub.startedAt) / 1000),
+            lost,
+            errors: pub.errors + open.errors + got.dropped + got.errorFrames,
+            p50: got.latency.percentile(50),
+            p99: got.latency.percentile(99),
+            publishRttP50: pub.rtt.percentile(50),
+            loadgenCpuPerMsg: (loadgenCpu * 1000) / Math.max(1, got.received),
+            cpuPerMsg: ((cpu0 + cpu1 + cpuIdle) * 1000) / delivered,
+            idleCpuPerMsg: (cpuIdle * 1000) / delivered,
+            redisCpuPerMsg: (cpuRedis * 1000) / delivered,
+            rssMiB: (rssKiB(sys.pids[0]) + rssKiB(sys.pids[1])) / 2 / 1024,
+          },
+          notes: [
+            ...note('publish errors', pub.errors, pub.errorSamples),
+            ...note('connection errors', open.errors, open.errorSamples),
+            ...note('connections dropped', got.dropped, got.dropSamples),
+            ...(extra > 0 ? [`${extra} notifications received more than once`] : []),
+          ],
+        };
+      }),
+    ),
+};
