@@ -5,7 +5,11 @@ const { join, relative } = require('node:path');
 const root = join(__dirname, '..');
 const walk = (dir) =>
   readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
-    entry.isDirectory() ? walk(join(dir, entry.name)) : entry.name.endsWith('.lua') ? [join(dir, entry.name)] : [],
+    entry.isDirectory()
+      ? walk(join(dir, entry.name))
+      : entry.name.endsWith('.lua')
+        ? [join(dir, entry.name)]
+        : [],
   );
 for (const file of walk(join(root, 'src'))) {
   cpSync(file, join(root, 'dist', relative(join(root, 'src'), file)));

@@ -5,6 +5,7 @@ import { EngineModule } from './engine/engine.module';
 import { EngineUnavailableFilter, HttpErrorFilter } from './common/http-errors';
 import { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
+import { DemoModule } from './demo/demo.module';
 import { GatewayModule } from './gateway/gateway.module';
 import { HealthModule } from './health/health.module';
 import { HistoryModule } from './history/history.module';
@@ -31,6 +32,7 @@ export class AppModule {
         HealthModule,
         PresenceModule,
         HistoryModule,
+        ...(config.production ? [] : [DemoModule]),
       ],
       providers: [
         { provide: APP_FILTER, useClass: HttpErrorFilter },

@@ -16,6 +16,8 @@ export function printBanner(config: AppConfig, url: string): void {
     '',
     `Herald is listening on ${base}  (engine: ${engine})`,
     '',
+    `  Demo page:  ${base}/demo  (connect, subscribe and publish from the browser)`,
+    '',
     config.generated.jwtSecret ? `  JWT_SECRET (generated): ${config.generated.jwtSecret}` : '',
     config.generated.apiKey ? `  API key (generated):    ${apiKey}` : '',
     '',

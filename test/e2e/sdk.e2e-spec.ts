@@ -1,0 +1,164 @@
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import WebSocket from 'ws';
+import { HeraldClient, type HeraldClientEvents, type HeraldNotification } from '../../client/src/index';
+import { startApp, TestApp } from '../support/app';
+import { aToken, aUserId, publish } from '../support/client';
+import { startRedis, TestRedis } from '../support/redis';
+import { sleep, waitUntil } from '../support/wait';
+
+/**
+ * A TCP forwarder in front of the replicas, standing in for a load balancer: each new connection goes
+ * to the port it routes to now; when either side of a connection goes, so does the other.
+ */
+interface TcpProxy {
+  port: number;
+  routeTo(port: number): void;
+  close(): Promise<void>;
+}
+
+async function startTcpProxy(upstreamPort: number): Promise<TcpProxy> {
+  let upstream = upstreamPort;
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((downstream) => {
+    const target = createConnection({ host: '127.0.0.1', port: upstream });
+    for (const socket of [downstream, target]) {
+      sockets.add(socket);
+      socket.on('error', () => undefined);
+      socket.on('close', () => {
+        sockets.delete(socket);
+        downstream.destroy();
+        target.destroy();
+      });
+    }
+    downstream.pipe(target);
+    target.pipe(downstream);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  return {
+    port: typeof address === 'object' && address ? address.port : 0,
+    routeTo: (port) => (upstream = port),
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+interface Accepted {
+  seq: number;
+  id: string;
+  deliveries: { channel: string; offset: number; epoch: string }[];
+}
+
+/**
+ * The SDK against two replicas on one Redis, reached through one address. Replica A, which the client
+ * is connected to, is killed (SIGKILL) while a publisher keeps publishing through replica B; the
+ * client reconnects through the proxy to B and recovers.
+ */
+describe(`${HeraldClient.name} against two replicas`, () => {
+  let redis: TestRedis;
+  let a: TestApp;
+  let b: TestApp;
+  let proxy: TcpProxy;
+  let sut: HeraldClient | undefined;
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    [a, b] = await Promise.all([startApp({ REDIS_URL: redis.url }), startApp({ REDIS_URL: redis.url })]);
+    proxy = await startTcpProxy(a.port);
+  });
+  afterEach(() => {
+    sut?.close();
+    sut = undefined;
+  });
+  afterAll(async () => {
+    await proxy?.close();
+    await Promise.all([a?.kill(), b?.kill()]);
+    await redis?.stop();
+  });
+
+  it('ends with every accepted notification, once and in order, after its replica is killed mid-stream', async () => {
+    const user = aUserId('sdk');
+    const topic = `sdk.${Date.now().toString(36)}`;
+    const channels = [`user:${user}`, `topic:${topic}`];
+    const client = new HeraldClient({
+      url: `ws://127.0.0.1:${proxy.port}/v1/ws`,
+      token: aToken({ sub: user, topics: ['sdk.*'] }),
+      WebSocket,
+      reconnectBackoff: { baseMs: 100, capMs: 1000 },
+    });
+    sut = client;
+    const received: HeraldNotification[] = [];
+    const events: { [E in 'connected' | 'disconnected' | 'unrecovered' | 'error']: HeraldClientEvents[E][] } =
+      {
+        connected: [],
+        disconnected: [],
+        unrecovered: [],
+        error: [],
+      };
+    client.on('notification', (notification) => received.push(notification));
+    client.on('connected', (event) => events.connected.push(event));
+    client.on('disconnected', (event) => events.disconnected.push(event));
+    client.on('unrecovered', (event) => events.unrecovered.push(event));
+    client.on('error', (event) => events.error.push(event));
+    client.subscribe(`topic:${topic}`);
+    await waitUntil(
+      () => client.state === 'connected' && client.positions[`topic:${topic}`] !== undefined,
+      5000,
+      'the client to be connected and on the topic',
+    );
+
+    // Each publish goes to both channels: the personal one recovers through the connect query,
+    // the topic through a recovering subscribe.
+    const accepted: Accepted[] = [];
+    const refused: number[] = [];
+    let publishing = true;
+    const publisher = (async () => {
+      for (let seq = 1; publishing; seq++) {
+        const response = await publish(b, { users: [user], topics: [topic], type: 'tick', payload: { seq } });
+        if (response.status !== 202) refused.push(response.status);
+        else accepted.push({ seq, id: response.body.id ?? '', deliveries: response.body.deliveries ?? [] });
+      }
+    })();
+
+    try {
+      await waitUntil(() => received.length >= 2 * 20, 10_000, '20 live notifications per channel');
+      await a.kill();
+      await waitUntil(() => events.disconnected.length > 0, 5000, 'the client to see its replica go');
+      // The load balancer has not noticed yet: these are published while the client cannot be reached.
+      const acceptedWhileCut = accepted.length;
+      await waitUntil(() => accepted.length >= acceptedWhileCut + 15, 10_000, '15 more publishes');
+      expect(client.state).not.toBe('connected');
+      expect(events.connected).toHaveLength(1);
+
+      proxy.routeTo(b.port);
+      await waitUntil(() => events.connected.length === 2, 10_000, 'the client to reconnect, to B');
+      const acceptedAtReconnect = accepted.length;
+      await waitUntil(() => accepted.length >= acceptedAtReconnect + 20, 10_000, '20 publishes after it');
+    } finally {
+      publishing = false;
+      await publisher;
+    }
+
+    expect(refused).toEqual([]);
+    await waitUntil(
+      () => received.length >= 2 * accepted.length,
+      10_000,
+      `${2 * accepted.length} notifications (have ${received.length})`,
+    );
+    await sleep(300); // anything extra (a duplicate) would arrive now
+    expect(received).toHaveLength(2 * accepted.length);
+    for (const channel of channels) {
+      const got = received.filter((notification) => notification.channel === channel);
+      expect(got.map((notification) => notification.id)).toEqual(accepted.map(({ id }) => id));
+      expect(got.map((notification) => notification.payload)).toEqual(accepted.map(({ seq }) => ({ seq })));
+      expect(got.map((notification) => notification.offset)).toEqual(accepted.map((_, i) => i + 1));
+      const offsets = accepted.map(({ deliveries }) => deliveries.find((d) => d.channel === channel)?.offset);
+      expect(got.map((notification) => notification.offset)).toEqual(offsets);
+    }
+    expect(events.unrecovered).toEqual([]);
+    expect(events.error).toEqual([]);
+    expect(events.disconnected.every((event) => event.willReconnect)).toBe(true);
+  }, 60_000);
+});
