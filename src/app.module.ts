@@ -22,7 +22,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         ConfigModule.forRoot(config),
-        LoggingModule.forRoot(config),
+        LoggingModule,
         MetricsModule,
         EngineModule,
         AuthModule,

@@ -1,11 +1,10 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
-import { Logger as PinoNestLogger } from 'nestjs-pino';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppModule } from './app.module';
 import { serveApiDocs } from './docs-setup';
-import { requestIds } from './logging/logging.module';
+import { logRequests, Logs, NestLogger, requestIds } from './logging/logging.module';
 import { requestValidationPipe } from './common/http-errors';
 import { AppConfig, ConfigError, loadConfig } from './config/app-config';
 import { HandshakeGate } from './gateway/handshake';
@@ -21,15 +20,11 @@ async function bootstrap(): Promise<void> {
     new FastifyAdapter({ bodyLimit: config.maxPayloadBytes, ...requestIds }),
     { bufferLogs: true, abortOnError: false },
   );
-  app.useLogger(app.get(PinoNestLogger));
+  const logs = app.get(Logs);
+  app.useLogger(new NestLogger(logs));
   app.useGlobalPipes(requestValidationPipe());
   allowLargerBatchBodies(app);
-  app
-    .getHttpAdapter()
-    .getInstance()
-    .addHook('onRequest', async (request, reply) => {
-      void reply.header('X-Request-Id', request.id);
-    });
+  logRequests(app.getHttpAdapter().getInstance(), logs);
   app.useWebSocketAdapter(new HeraldWsAdapter(app, app.get(HandshakeGate)));
   serveApiDocs(app);
   await app.listen(config.port, '0.0.0.0');

@@ -6,9 +6,14 @@ export interface PublisherRequest {
   headers: Record<string, string | string[] | undefined>;
   /** Set by {@link ApiKeyGuard}: the name (never the secret) of the key that authenticated. */
   apiKeyName?: string;
+  /** The request id (Fastify's, from X-Request-Id or generated). */
+  id?: string;
 }
 
 const digest = (value: string): Buffer => createHash('sha256').update(value).digest();
+
+/** How many authenticated headers to remember (one per key in use, plus headroom). */
+const RECENT_KEYS = 1000;
 
 /**
  * Publisher endpoints: `Authorization: Bearer <api key>`. Keys are compared in constant time
@@ -17,6 +22,12 @@ const digest = (value: string): Buffer => createHash('sha256').update(value).dig
 @Injectable()
 export class ApiKeyGuard implements CanActivate {
   private readonly keys: { key: ApiKey; digest: Buffer }[];
+  /**
+   * Headers that already proved to hold a valid key → its name, so that a publisher's every request
+   * does not hash again. Only successes are remembered: a guess always takes the constant-time path,
+   * and a hit tells the caller nothing the 202 would not.
+   */
+  private readonly recentlyAuthenticated = new Map<string, string>();
 
   constructor(@Inject(AppConfig) config: AppConfig) {
     this.keys = config.apiKeys.map((key) => ({ key, digest: digest(key.secret) }));
@@ -33,10 +44,16 @@ export class ApiKeyGuard implements CanActivate {
 
   authenticate(header: string | string[] | undefined): string | undefined {
     if (typeof header !== 'string' || !header.startsWith('Bearer ')) return undefined;
+    const known = this.recentlyAuthenticated.get(header);
+    if (known) return known;
     const presented = digest(header.slice(7).trim());
     let match: string | undefined;
     for (const { key, digest: expected } of this.keys) {
       if (timingSafeEqual(presented, expected)) match = key.name;
+    }
+    if (match) {
+      if (this.recentlyAuthenticated.size >= RECENT_KEYS) this.recentlyAuthenticated.clear();
+      this.recentlyAuthenticated.set(header, match);
     }
     return match;
   }

@@ -24,7 +24,20 @@ export function notificationFrame(data: string): string {
   return `{"event":"notification","data":${data}}`;
 }
 
-/** A new epoch: 8 characters of base64url, so it never needs escaping inside JSON. */
+const EPOCH_BYTES = 6;
+const EPOCH_POOL_BYTES = EPOCH_BYTES * 1024;
+let epochPool = Buffer.alloc(0);
+let epochPoolUsed = 0;
+
+/**
+ * A new epoch: 8 characters of base64url (48 random bits), so it never needs escaping inside JSON.
+ * Drawn from a pool of random bytes: one is made per publish, and a syscall each would show.
+ */
 export function newEpoch(): string {
-  return randomBytes(6).toString('base64url');
+  if (epochPoolUsed + EPOCH_BYTES > epochPool.length) {
+    epochPool = randomBytes(EPOCH_POOL_BYTES);
+    epochPoolUsed = 0;
+  }
+  epochPoolUsed += EPOCH_BYTES;
+  return epochPool.toString('base64url', epochPoolUsed - EPOCH_BYTES, epochPoolUsed);
 }

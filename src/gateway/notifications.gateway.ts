@@ -9,8 +9,9 @@ import { CloseCode } from '../common/close-codes';
 import { AppConfig } from '../config/app-config';
 import { Connection } from './connection';
 import { ConnectionHub } from './connection-hub';
-import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { Metrics } from '../metrics/metrics';
+import { Logs } from '../logging/logging.module';
+import type { Logger as PinoLogger } from 'pino';
 import { PresenceRegistry } from '../presence/presence.registry';
 import { ClientEvents, parseClientFrame } from './protocol';
 import { admissionOf } from './ws-adapter';
@@ -34,6 +35,7 @@ export const MAX_TOPICS_PER_CONNECTION = 100;
 export class NotificationsGateway implements OnGatewayConnection, OnGatewayDisconnect {
   private readonly logger = new Logger(NotificationsGateway.name);
   private readonly connections = new WeakMap<WebSocket, Connection>();
+  private readonly log: PinoLogger;
 
   constructor(
     @Inject(ConnectionHub) private readonly hub: ConnectionHub,
@@ -41,8 +43,10 @@ export class NotificationsGateway implements OnGatewayConnection, OnGatewayDisco
     @Inject(PresenceRegistry) private readonly presence: PresenceRegistry,
     @Inject(AppConfig) private readonly config: AppConfig,
     @Inject(Metrics) private readonly metrics: Metrics,
-    @InjectPinoLogger(NotificationsGateway.name) private readonly log: PinoLogger,
-  ) {}
+    @Inject(Logs) logs: Logs,
+  ) {
+    this.log = logs.for(NotificationsGateway.name);
+  }
 
   handleConnection(socket: WebSocket, request: IncomingMessage): void {
     const admission = admissionOf(request);

@@ -1,15 +1,17 @@
-import { DynamicModule, Module, RequestMethod } from '@nestjs/common';
+import { Global, LoggerService, Module } from '@nestjs/common';
+import type { FastifyInstance } from 'fastify';
 import { randomUUID } from 'node:crypto';
-import { LoggerModule } from 'nestjs-pino';
+import pino, { type Logger } from 'pino';
 import { AppConfig } from '../config/app-config';
 
 /** Query parameters whose values never reach a log line. */
 const SECRET_PARAMS = /([?&](?:access_token|token|api_key)=)[^&]*/gi;
 
+/** Probes and scrapes, every few seconds from every replica: not worth a line each. */
+const QUIET_URLS = new Set(['/health/live', '/health/ready', '/metrics']);
+
 /** pino-pretty is a dev dependency: pretty logs in development when it is installed, JSON otherwise. */
-function prettyTransport(
-  config: AppConfig,
-): { target: string; options: Record<string, unknown> } | undefined {
+function prettyTransport(config: AppConfig): pino.TransportSingleOptions | undefined {
   if (config.production) return undefined;
   try {
     require.resolve('pino-pretty');
@@ -23,55 +25,98 @@ function prettyTransport(
 }
 
 /**
- * Structured logs (pino): JSON in production, pretty in development; level from LOG_LEVEL; one line
- * per HTTP request with its request id (see {@link requestIds}). Headers
- * that carry credentials and token query parameters are redacted: no token or API key is logged.
+ * The service's one pino logger: JSON lines in production, pretty in development, level from
+ * LOG_LEVEL. Components log structured fields through `Logs.for(<context>)`; Nest's own messages
+ * go through {@link NestLogger}. Credentials never reach it: no header is logged, and URLs have
+ * token query parameters redacted.
  */
+export class Logs {
+  readonly root: Logger;
+
+  constructor(config: AppConfig) {
+    this.root = pino({ level: config.logLevel, transport: prettyTransport(config) });
+  }
+
+  for(context: string): Logger {
+    return this.root.child({ context });
+  }
+}
+
+/** Nest's LoggerService over pino (`Logger` instances everywhere in the code write through it). */
+export class NestLogger implements LoggerService {
+  constructor(private readonly logs: Logs) {}
+
+  log(message: unknown, ...params: unknown[]): void {
+    this.write('info', message, params);
+  }
+
+  error(message: unknown, ...params: unknown[]): void {
+    this.write('error', message, params);
+  }
+
+  warn(message: unknown, ...params: unknown[]): void {
+    this.write('warn', message, params);
+  }
+
+  debug(message: unknown, ...params: unknown[]): void {
+    this.write('debug', message, params);
+  }
+
+  verbose(message: unknown, ...params: unknown[]): void {
+    this.write('trace', message, params);
+  }
+
+  fatal(message: unknown, ...params: unknown[]): void {
+    this.write('fatal', message, params);
+  }
+
+  /** Nest passes the context last, and for errors a stack before it. */
+  private write(level: pino.Level, message: unknown, params: unknown[]): void {
+    const context = typeof params.at(-1) === 'string' ? (params.at(-1) as string) : undefined;
+    const stack =
+      level === 'error' && typeof params[0] === 'string' && params.length > 1 ? params[0] : undefined;
+    const fields = { context, ...(stack ? { stack } : {}) };
+    if (message instanceof Error) this.logs.root[level]({ ...fields, err: message }, message.message);
+    else if (typeof message === 'object' && message !== null)
+      this.logs.root[level]({ ...fields, ...message });
+    else this.logs.root[level](fields, String(message));
+  }
+}
+
 /**
- * Fastify options that give every request an id: the caller's `X-Request-Id`, else a new UUID; echoed in the response's `X-Request-Id` (see main.ts) and carried by its log lines.
+ * Fastify options that give every request an id: the caller's `X-Request-Id`, else a new UUID; it is
+ * echoed in the response and carried by the request's log line.
  */
 export const requestIds = {
   requestIdHeader: 'x-request-id',
   genReqId: (): string => randomUUID(),
 };
 
-@Module({})
-export class LoggingModule {
-  static forRoot(config: AppConfig): DynamicModule {
-    return {
-      module: LoggingModule,
-      imports: [
-        LoggerModule.forRoot({
-          pinoHttp: {
-            level: config.logLevel,
-            transport: prettyTransport(config),
-            redact: {
-              paths: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["idempotency-key"]'],
-              censor: '[redacted]',
-            },
-            serializers: {
-              req: (request: {
-                id: string;
-                method: string;
-                url: string;
-                headers: Record<string, unknown>;
-              }) => ({
-                id: request.id,
-                method: request.method,
-                url: request.url.replace(SECRET_PARAMS, '$1[redacted]'),
-              }),
-            },
-            customLogLevel: (_request, response, error) =>
-              error || response.statusCode >= 500 ? 'error' : response.statusCode >= 400 ? 'warn' : 'info',
-          },
-          // Probes and scrapes, every few seconds from every replica: not worth a line each.
-          exclude: [
-            { method: RequestMethod.GET, path: 'health/live' },
-            { method: RequestMethod.GET, path: 'health/ready' },
-            { method: RequestMethod.GET, path: 'metrics' },
-          ],
-        }),
-      ],
-    };
-  }
+/** One line per HTTP request when it completes: id, method, path (tokens redacted), status, time. */
+export function logRequests(fastify: FastifyInstance, logs: Logs): void {
+  const log = logs.for('http');
+  fastify.addHook('onRequest', async (request, reply) => {
+    void reply.header('X-Request-Id', request.id);
+  });
+  fastify.addHook('onResponse', async (request, reply) => {
+    if (QUIET_URLS.has(request.url)) return;
+    const level = reply.statusCode >= 500 ? 'error' : reply.statusCode >= 400 ? 'warn' : 'info';
+    log[level](
+      {
+        requestId: request.id,
+        method: request.method,
+        url: request.url.replace(SECRET_PARAMS, '$1[redacted]'),
+        statusCode: reply.statusCode,
+        responseTimeMs: Math.round(reply.elapsedTime * 10) / 10,
+      },
+      'request completed',
+    );
+  });
 }
+
+@Global()
+@Module({
+  providers: [{ provide: Logs, inject: [AppConfig], useFactory: (config: AppConfig) => new Logs(config) }],
+  exports: [Logs],
+})
+export class LoggingModule {}

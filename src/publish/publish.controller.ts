@@ -6,7 +6,7 @@ import { ApiErrorResponses } from '../common/api-errors';
 import { PublishRateLimitGuard } from '../rate-limit/publish-rate-limit.guard';
 import { PublishNotificationDto } from './publish-notification.dto';
 import { PublishBatchDto } from './publish-batch.dto';
-import { BatchResult, PublishResult, PublishService } from './publish.service';
+import { BatchResult, PublishContext, PublishResult, PublishService } from './publish.service';
 
 @ApiTags('publish')
 @ApiBearerAuth('apiKey')
@@ -34,7 +34,7 @@ export class PublishController {
     @Res({ passthrough: true }) reply: FastifyReply,
     @Headers('idempotency-key') idempotencyKey?: string,
   ): Promise<PublishResult> {
-    const outcome = await this.publisher.publishOnce(body, request.apiKeyName ?? '', idempotencyKey);
+    const outcome = await this.publisher.publishOnce(body, contextOf(request), idempotencyKey);
     if (outcome.replayed) void reply.header('Idempotent-Replayed', 'true');
     return outcome.response;
   }
@@ -50,6 +50,11 @@ export class PublishController {
     @Body() body: PublishBatchDto,
     @Req() request: PublisherRequest,
   ): Promise<{ results: BatchResult[] }> {
-    return { results: await this.publisher.publishBatch(body.notifications, request.apiKeyName ?? '') };
+    return { results: await this.publisher.publishBatch(body.notifications, contextOf(request)) };
   }
 }
+
+const contextOf = (request: PublisherRequest): PublishContext => ({
+  apiKeyName: request.apiKeyName ?? '',
+  requestId: request.id,
+});

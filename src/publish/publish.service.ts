@@ -11,7 +11,8 @@ import { EngineUnavailableError } from '../common/errors';
 import { requestValidationPipe } from '../common/http-errors';
 import { AppConfig } from '../config/app-config';
 import { BatchItemDto } from './publish-batch.dto';
-import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
+import type { Logger as PinoLogger } from 'pino';
+import { Logs } from '../logging/logging.module';
 import { kindOf, Metrics } from '../metrics/metrics';
 import { Broker, Delivery } from '../broker/broker';
 import { BROADCAST, topicChannel, userChannel } from '../common/channel';
@@ -30,40 +31,58 @@ export interface ItemError {
 
 export type BatchResult = PublishResult | ItemError;
 
+/** Who asked: the API key's name (never the secret) and the HTTP request id, for scoping and logs. */
+export interface PublishContext {
+  apiKeyName: string;
+  requestId?: string;
+}
+
+/** Publishes made inside the service (the dev demo page). */
+const IN_PROCESS: PublishContext = { apiKeyName: 'in-process' };
+
 /** Turns a publish request into channels and hands it to the engine. */
 @Injectable()
 export class PublishService {
   private readonly validation = requestValidationPipe();
+  private readonly log: PinoLogger;
 
   constructor(
     @Inject(Broker) private readonly broker: Broker,
     @Inject(IdempotentExecution) private readonly idempotent: IdempotentExecution,
     @Inject(AppConfig) private readonly config: AppConfig,
     @Inject(Metrics) private readonly metrics: Metrics,
-    @InjectPinoLogger(PublishService.name) private readonly log: PinoLogger,
-  ) {}
+    @Inject(Logs) logs: Logs,
+  ) {
+    this.log = logs.for(PublishService.name);
+  }
 
   /** Publishes, or with an Idempotency-Key returns the first response for that key (scoped by API key). */
   publishOnce(
     request: PublishNotificationDto,
-    apiKeyName: string,
+    context: PublishContext,
     idempotencyKey?: string,
   ): Promise<IdempotentOutcome<PublishResult>> {
     if (idempotencyKey === undefined)
-      return this.publish(request).then((response) => ({ response, replayed: false }));
+      return this.publish(request, context).then((response) => ({ response, replayed: false }));
     return this.idempotent
-      .run(apiKeyName, idempotencyKey, request, () => this.publish(request))
+      .run(context.apiKeyName, idempotencyKey, request, () => this.publish(request, context))
       .then((outcome) => {
         if (outcome.replayed) {
           this.metrics.idempotentReplays.inc();
-          this.log.info({ notificationId: outcome.response.id, apiKey: apiKeyName }, 'idempotent replay');
+          this.log.info(
+            { notificationId: outcome.response.id, apiKey: context.apiKeyName, requestId: context.requestId },
+            'idempotent replay',
+          );
         }
         return outcome;
       });
   }
 
-  async publish(request: PublishNotificationDto): Promise<PublishResult> {
-    const [result] = await this.publishAll([request]);
+  async publish(
+    request: PublishNotificationDto,
+    context: PublishContext = IN_PROCESS,
+  ): Promise<PublishResult> {
+    const [result] = await this.publishAll([request], context);
     return result;
   }
 
@@ -71,7 +90,10 @@ export class PublishService {
    * A batch: each item validated on its own (an invalid one gets an error result), items with an
    * idempotency key go through it one by one, all others are stored in one engine round trip.
    */
-  async publishBatch(items: readonly Record<string, unknown>[], apiKeyName: string): Promise<BatchResult[]> {
+  async publishBatch(
+    items: readonly Record<string, unknown>[],
+    context: PublishContext,
+  ): Promise<BatchResult[]> {
     const validated = await Promise.all(items.map((item) => this.validateItem(item)));
     const results: BatchResult[] = new Array<BatchResult>(items.length);
     const plain: { index: number; request: PublishNotificationDto }[] = [];
@@ -82,14 +104,17 @@ export class PublishService {
       else {
         const { idempotencyKey, ...request } = item;
         keyed.push(
-          this.publishOnce(request, apiKeyName, idempotencyKey).then(
+          this.publishOnce(request, context, idempotencyKey).then(
             (outcome) => void (results[index] = outcome.response),
             (error: unknown) => void (results[index] = itemError(error)),
           ),
         );
       }
     });
-    const stored = this.publishAll(plain.map(({ request }) => request)).then(
+    const stored = this.publishAll(
+      plain.map(({ request }) => request),
+      context,
+    ).then(
       (published) => plain.forEach(({ index }, i) => (results[index] = published[i])),
       (error: unknown) => plain.forEach(({ index }) => (results[index] = itemError(error))),
     );
@@ -97,7 +122,10 @@ export class PublishService {
     return results;
   }
 
-  private async publishAll(requests: readonly PublishNotificationDto[]): Promise<PublishResult[]> {
+  private async publishAll(
+    requests: readonly PublishNotificationDto[],
+    context: PublishContext,
+  ): Promise<PublishResult[]> {
     if (requests.length === 0) return [];
     const createdAt = new Date().toISOString();
     const drafts = requests.map((request) => ({
@@ -108,16 +136,23 @@ export class PublishService {
     const deliveries = await this.broker.publishMany(drafts);
     stopTimer();
     return drafts.map(({ draft }, i) => {
-      this.recordPublished(requests[i], draft.id, deliveries[i]);
+      this.recordPublished(requests[i], draft.id, deliveries[i], context);
       return { id: draft.id, deliveries: deliveries[i] };
     });
   }
 
-  private recordPublished(request: PublishNotificationDto, id: string, deliveries: Delivery[]): void {
+  private recordPublished(
+    request: PublishNotificationDto,
+    id: string,
+    deliveries: Delivery[],
+    context: PublishContext,
+  ): void {
     for (const { channel } of deliveries) this.metrics.published.inc({ kind: kindOf(channel) });
     this.log.info(
       {
         notificationId: id,
+        requestId: context.requestId,
+        apiKey: context.apiKeyName,
         type: request.type,
         users: request.users?.length ?? 0,
         topics: request.topics?.length ?? 0,

@@ -91,7 +91,13 @@ describe('observability', () => {
       3000,
       'the publish log line',
     );
-    expect(published).toMatchObject({ level: 30, users: 1, channels: 1, req: { id: 'req-for-log-test' } });
+    expect(published).toMatchObject({
+      level: 30,
+      users: 1,
+      channels: 1,
+      requestId: 'req-for-log-test',
+      apiKey: 'test',
+    });
     expect(lines().some((l) => l.msg === 'connection opened' && l.userId === user)).toBe(true);
     await client.close();
     const closed = await waitUntil(

@@ -82,32 +82,31 @@ export class RedisBroker extends Broker {
   async publishMany(requests: readonly PublishRequest[]): Promise<Delivery[][]> {
     const epoch = newEpoch();
     const now = Date.now();
-    const pipeline = this.commands.pipeline();
-    for (const { draft, channels } of requests) {
+    // One script call per channel; auto-pipelining sends every call of this tick in one write.
+    const stored = requests.map(({ draft, channels }) => {
       const tail = dataTail(draft);
-      for (const channel of channels) {
+      return channels.map((channel) => {
         const keys = channelKeys(channel);
-        pipeline.heraldPublish(
-          keys.meta,
-          keys.history,
-          epoch,
-          this.options.historySize,
-          this.options.historyTtlSeconds,
-          keys.pubsub,
-          dataHead(draft.id, channel),
-          tail,
-          now,
-        );
-      }
+        return this.commands
+          .heraldPublish(
+            keys.meta,
+            keys.history,
+            epoch,
+            this.options.historySize,
+            this.options.historyTtlSeconds,
+            keys.pubsub,
+            dataHead(draft.id, channel),
+            tail,
+            now,
+          )
+          .then(([offset, channelEpoch]): Delivery => ({ channel, offset, epoch: channelEpoch }));
+      });
+    });
+    try {
+      return await Promise.all(stored.map((deliveries) => Promise.all(deliveries)));
+    } catch (error) {
+      throw new EngineUnavailableError(error);
     }
-    const replies = (await this.exec(pipeline)) as PublishReply[];
-    let next = 0;
-    return requests.map(({ channels }) =>
-      channels.map((channel) => {
-        const [offset, channelEpoch] = replies[next++];
-        return { channel, offset, epoch: channelEpoch };
-      }),
-    );
   }
 
   async history(channel: string, after: number, limit: number): Promise<HistoryPage> {
@@ -167,20 +166,6 @@ export class RedisBroker extends Broker {
     await Promise.allSettled([this.subscriber.quit(), this.commands.quit()]);
     this.subscriber.disconnect();
     this.commands.disconnect();
-  }
-
-  private async exec(pipeline: ReturnType<Redis['pipeline']>): Promise<unknown[]> {
-    let results: [Error | null, unknown][] | null;
-    try {
-      results = await pipeline.exec();
-    } catch (error) {
-      throw new EngineUnavailableError(error);
-    }
-    if (!results) throw new EngineUnavailableError('pipeline was discarded');
-    return results.map(([error, value]) => {
-      if (error) throw new EngineUnavailableError(error);
-      return value;
-    });
   }
 
   private receive(pubsubChannel: string, message: string): void {
