@@ -130,7 +130,11 @@ export class NotificationsGateway implements OnGatewayConnection, OnGatewayDisco
     }
     const parsed = parseClientFrame(rawText(data));
     if (!parsed.ok) {
-      connection.send('error', { code: 'bad_request', message: parsed.message });
+      const { message, channel } = parsed;
+      connection.send(
+        'error',
+        channel === undefined ? { code: 'bad_request', message } : { code: 'bad_request', message, channel },
+      );
       return;
     }
     const { frame } = parsed;

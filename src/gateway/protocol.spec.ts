@@ -21,6 +21,15 @@ describe(parseClientFrame.name, () => {
     expect(parseClientFrame(raw)).toEqual({ ok: true, frame });
   });
 
+  it('names the channel of a refused subscribe', () => {
+    expect(
+      parseClientFrame('{"event":"subscribe","data":{"channel":"topic:a","offset":1,"epoch":""}}'),
+    ).toMatchObject({
+      ok: false,
+      channel: 'topic:a',
+    });
+  });
+
   it.each([
     ['nope', 'frame is not JSON'],
     ['"string"', 'frame must be a JSON object'],

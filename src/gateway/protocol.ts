@@ -28,12 +28,14 @@ export function encodeFrame<E extends keyof ServerEvents>(event: E, data: Server
   return JSON.stringify({ event, data });
 }
 
-export type ParsedFrame = { ok: true; frame: ClientFrame } | { ok: false; message: string };
+/** A refusal names the problem, and the channel when the frame named one (so a client knows which request failed). */
+export type ParsedFrame = { ok: true; frame: ClientFrame } | { ok: false; message: string; channel?: string };
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
-const refuse = (message: string): ParsedFrame => ({ ok: false, message });
+const refuse = (message: string, channel?: string): ParsedFrame =>
+  channel === undefined ? { ok: false, message } : { ok: false, message, channel };
 
 /** Parses and validates one client frame; the message of a refusal names what is wrong. */
 export function parseClientFrame(raw: string): ParsedFrame {
@@ -74,10 +76,10 @@ function parseSubscribe(data: Record<string, unknown>): ParsedFrame {
     return { ok: true, frame: { event: 'subscribe', data: { channel } } };
   }
   if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) {
-    return refuse('subscribe: `offset` must be a non-negative integer (sent together with `epoch`)');
+    return refuse('subscribe: `offset` must be a non-negative integer (sent together with `epoch`)', channel);
   }
   if (typeof epoch !== 'string' || epoch.length === 0 || epoch.length > 100) {
-    return refuse('subscribe: `epoch` must be a non-empty string (sent together with `offset`)');
+    return refuse('subscribe: `epoch` must be a non-empty string (sent together with `offset`)', channel);
   }
   return { ok: true, frame: { event: 'subscribe', data: { channel, offset, epoch } } };
 }
