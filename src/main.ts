@@ -3,6 +3,7 @@ import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppModule } from './app.module';
+import { Metrics } from './metrics/metrics';
 import { serveApiDocs } from './docs-setup';
 import { logRequests, Logs, NestLogger, requestIds } from './logging/logging.module';
 import { requestValidationPipe } from './common/http-errors';
@@ -24,7 +25,7 @@ async function bootstrap(): Promise<void> {
   app.useLogger(new NestLogger(logs));
   app.useGlobalPipes(requestValidationPipe());
   allowLargerBatchBodies(app);
-  logRequests(app.getHttpAdapter().getInstance(), logs);
+  logRequests(app.getHttpAdapter().getInstance(), logs, app.get(Metrics));
   app.useWebSocketAdapter(new HeraldWsAdapter(app, app.get(HandshakeGate)));
   serveApiDocs(app);
   await app.listen(config.port, '0.0.0.0');

@@ -32,6 +32,12 @@ export interface ChannelPosition {
 export interface PublishRequest {
   draft: NotificationDraft;
   channels: readonly string[];
+  /**
+   * Makes storing idempotent per channel for this long: a channel that already stored a notification
+   * with this draft's id is left as it is, and its first delivery is returned. Set for retries of one
+   * publish (same Idempotency-Key → same id), so a retry after a partial failure stores nothing twice.
+   */
+  dedupeTtlSeconds?: number;
 }
 
 /** One entry of a publish response: where the notification was stored. */

@@ -24,6 +24,8 @@ const SWEEP_INTERVAL_MS = 60_000;
 export class MemoryBroker extends Broker {
   private readonly channels = new Map<string, StoredChannel>();
   private readonly subscribed = new Set<string>();
+  /** `<channel>\n<notification id>` → where it was stored, for deduplicated publishes. */
+  private readonly storedIds = new Map<string, Delivery & { expiresAt: number }>();
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(private readonly options: MemoryBrokerOptions) {
@@ -32,12 +34,16 @@ export class MemoryBroker extends Broker {
   }
 
   publishMany(requests: readonly PublishRequest[]): Promise<Delivery[][]> {
-    return Promise.resolve(requests.map(({ draft, channels }) => this.store(draft, channels)));
+    return Promise.resolve(requests.map((request) => this.store(request)));
   }
 
-  private store(draft: NotificationDraft, channels: readonly string[]): Delivery[] {
+  private store({ draft, channels, dedupeTtlSeconds = 0 }: PublishRequest): Delivery[] {
     const tail = dataTail(draft);
     return channels.map((channel) => {
+      const seen = this.storedIds.get(`${channel}\n${draft.id}`);
+      if (dedupeTtlSeconds > 0 && seen && seen.expiresAt > Date.now()) {
+        return { channel, offset: seen.offset, epoch: seen.epoch };
+      }
       const stored = this.channel(channel);
       stored.offset += 1;
       stored.expiresAt = this.expiry();
@@ -50,7 +56,14 @@ export class MemoryBroker extends Broker {
       stored.messages.push(message);
       if (stored.messages.length > this.options.historySize) stored.messages.shift();
       if (this.subscribed.has(channel)) this.emitMessage({ ...message, publishedAt: Date.now() });
-      return { channel, offset: stored.offset, epoch: stored.epoch };
+      const delivery = { channel, offset: stored.offset, epoch: stored.epoch };
+      if (dedupeTtlSeconds > 0) {
+        this.storedIds.set(`${channel}\n${draft.id}`, {
+          ...delivery,
+          expiresAt: Date.now() + dedupeTtlSeconds * 1000,
+        });
+      }
+      return delivery;
     });
   }
 
@@ -97,6 +110,9 @@ export class MemoryBroker extends Broker {
     const now = Date.now();
     for (const [name, stored] of this.channels) {
       if (stored.expiresAt <= now) this.channels.delete(name);
+    }
+    for (const [key, stored] of this.storedIds) {
+      if (stored.expiresAt <= now) this.storedIds.delete(key);
     }
   }
 }

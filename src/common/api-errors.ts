@@ -9,7 +9,7 @@ const DESCRIPTIONS: Record<number, string> = {
   413: 'body larger than MAX_PAYLOAD_BYTES',
   422: 'Idempotency-Key reused with a different body',
   429: 'rate limited; see Retry-After',
-  503: 'engine (Redis) unavailable; nothing was stored; see Retry-After',
+  503: 'engine (Redis) unavailable; retry after Retry-After (with the same Idempotency-Key, a retry never stores twice)',
 };
 
 /** Documents error statuses; every error body is `{statusCode, error, message}`. */

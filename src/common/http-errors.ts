@@ -11,10 +11,17 @@ import type { FastifyReply } from 'fastify';
 import { STATUS_CODES } from 'node:http';
 import { EngineUnavailableError } from './errors';
 
+/**
+ * A failed publish may have stored some of its channels before the engine failed (commands already
+ * sent): a retry with the same Idempotency-Key completes it without storing anything twice.
+ */
+export const ENGINE_UNAVAILABLE_MESSAGE =
+  'engine unavailable: retry; with the same Idempotency-Key a retry never stores a notification twice';
+
 /** Seconds a publisher should wait after a 503 before retrying. */
 export const ENGINE_RETRY_AFTER_SECONDS = 1;
 
-/** Engine outages answer 503 with Retry-After: nothing was stored, the publisher may retry. */
+/** Engine outages answer 503 with Retry-After: the publisher retries (with its Idempotency-Key). */
 @Catch(EngineUnavailableError)
 export class EngineUnavailableFilter implements ExceptionFilter {
   catch(_error: EngineUnavailableError, host: ArgumentsHost): void {
@@ -22,7 +29,7 @@ export class EngineUnavailableFilter implements ExceptionFilter {
     void reply.status(503).header('Retry-After', String(ENGINE_RETRY_AFTER_SECONDS)).send({
       statusCode: 503,
       error: 'Service Unavailable',
-      message: 'engine unavailable: nothing was stored, retry',
+      message: ENGINE_UNAVAILABLE_MESSAGE,
     });
   }
 }

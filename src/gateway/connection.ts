@@ -21,6 +21,9 @@ export interface ConnectionLimits {
   maxBufferedBytes: number;
 }
 
+/** How long a peer gets to answer our close frame before its socket is cut. */
+const CLOSE_HANDSHAKE_MS = 5000;
+
 /** setTimeout's longest delay; a later expiry is re-checked when this one fires. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -74,11 +77,16 @@ export class Connection {
     }
   }
 
+  /**
+   * Starts the closing handshake; a peer that does not finish it within CLOSE_HANDSHAKE_MS (a dead or
+   * stalled client: heartbeat timeout, slow consumer) is cut, so its buffers are freed.
+   */
   close(code: CloseCode, reason: string): void {
     clearTimeout(this.expiryTimer);
     if (this.socket.readyState === WebSocket.OPEN || this.socket.readyState === WebSocket.CONNECTING) {
       this.closedWith = code;
       this.socket.close(code, reason);
+      setTimeout(() => this.socket.terminate(), CLOSE_HANDSHAKE_MS).unref();
     }
   }
 

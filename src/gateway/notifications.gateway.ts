@@ -83,7 +83,11 @@ export class NotificationsGateway implements OnGatewayConnection, OnGatewayDisco
     const reason = connection.closedWith === undefined ? undefined : CUT_OFF_REASONS[connection.closedWith];
     if (reason) this.metrics.cutOffs.inc({ reason });
     this.log.info(
-      { connectionId: connection.id, userId: connection.userId, code: connection.closeCode ?? null },
+      {
+        connectionId: connection.id,
+        userId: connection.userId,
+        code: connection.closedWith ?? connection.closeCode ?? null,
+      },
       'connection closed',
     );
     this.presence

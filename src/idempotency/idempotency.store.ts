@@ -26,7 +26,7 @@ export abstract class IdempotencyStore {
     ttlSeconds: number,
   ): Promise<void>;
 
-  /** Gives the key up (the publish failed and nothing was stored), so a retry can take it. */
+  /** Gives the key up (the publish failed), so a retry can take it and complete the publish. */
   abstract release(scope: string, key: string): Promise<void>;
 
   /** The record under the key, if any. */

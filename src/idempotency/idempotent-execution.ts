@@ -86,6 +86,19 @@ export class IdempotentExecution {
   }
 }
 
+/**
+ * The notification id of a publish under an Idempotency-Key: the same for every retry of the same
+ * request (API key, Idempotency-Key, body), different otherwise. A UUID (RFC 9562 version 8) made
+ * from a SHA-256 digest.
+ */
+export function idempotentNotificationId(scope: string, key: string, request: unknown): string {
+  const hex = createHash('sha256')
+    .update(`${scope}\n${key}\n${fingerprintOf(request)}`)
+    .digest('hex');
+  const variant = ((parseInt(hex[16], 16) & 0x3) | 0x8).toString(16);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+}
+
 /** A digest of the request that ignores the order of object keys. */
 export function fingerprintOf(value: unknown): string {
   return createHash('sha256').update(stableJson(value)).digest('base64url');

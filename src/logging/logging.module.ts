@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import pino, { type Logger } from 'pino';
 import { AppConfig } from '../config/app-config';
+import { Metrics } from '../metrics/metrics';
 
 /** Query parameters whose values never reach a log line. */
 const SECRET_PARAMS = /([?&](?:access_token|token|api_key)=)[^&]*/gi;
@@ -92,13 +93,18 @@ export const requestIds = {
   genReqId: (): string => randomUUID(),
 };
 
-/** One line per HTTP request when it completes: id, method, path (tokens redacted), status, time. */
-export function logRequests(fastify: FastifyInstance, logs: Logs): void {
+/**
+ * One line per HTTP request when it completes (id, method, path with tokens redacted, status, time),
+ * and the request counted by route and status.
+ */
+export function logRequests(fastify: FastifyInstance, logs: Logs, metrics: Metrics): void {
   const log = logs.for('http');
   fastify.addHook('onRequest', async (request, reply) => {
     void reply.header('X-Request-Id', request.id);
   });
   fastify.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    metrics.httpRequests.inc({ method: request.method, route, status: String(reply.statusCode) });
     if (QUIET_URLS.has(request.url)) return;
     const level = reply.statusCode >= 500 ? 'error' : reply.statusCode >= 400 ? 'warn' : 'info';
     log[level](

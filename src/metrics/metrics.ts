@@ -72,6 +72,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly httpRequests = new Counter({
+    name: 'herald_http_requests_total',
+    help: 'HTTP requests answered, by method, route and status (e.g. publish 429s and 503s)',
+    labelNames: ['method', 'route', 'status'] as const,
+    registers: [this.registry],
+  });
+
   readonly idempotentReplays = new Counter({
     name: 'herald_idempotent_replays_total',
     help: 'Publish requests answered with the stored response of an earlier request with the same Idempotency-Key',

@@ -43,7 +43,8 @@ export class RedisPresenceRegistry extends PresenceRegistry {
     const expiry = Date.now() + ttlMs;
     const pipeline = this.redis.pipeline();
     for (const { userId, connectionId } of entries) {
-      pipeline.zadd(presenceKey(userId), 'XX', expiry, connectionId);
+      // Not XX: entries that Redis lost (a restart without its data) come back with the next beat.
+      pipeline.zadd(presenceKey(userId), expiry, connectionId);
       pipeline.pexpire(presenceKey(userId), 2 * ttlMs);
     }
     await this.call(() => pipeline.exec());

@@ -8,7 +8,7 @@ import {
 import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import { EngineUnavailableError } from '../common/errors';
-import { requestValidationPipe } from '../common/http-errors';
+import { ENGINE_UNAVAILABLE_MESSAGE, requestValidationPipe } from '../common/http-errors';
 import { AppConfig } from '../config/app-config';
 import { BatchItemDto } from './publish-batch.dto';
 import type { Logger as PinoLogger } from 'pino';
@@ -16,7 +16,11 @@ import { Logs } from '../logging/logging.module';
 import { kindOf, Metrics } from '../metrics/metrics';
 import { Broker, Delivery } from '../broker/broker';
 import { BROADCAST, topicChannel, userChannel } from '../common/channel';
-import { IdempotentExecution, IdempotentOutcome } from '../idempotency/idempotent-execution';
+import {
+  IdempotentExecution,
+  idempotentNotificationId,
+  IdempotentOutcome,
+} from '../idempotency/idempotent-execution';
 import { PublishNotificationDto } from './publish-notification.dto';
 
 export interface PublishResult {
@@ -64,8 +68,13 @@ export class PublishService {
   ): Promise<IdempotentOutcome<PublishResult>> {
     if (idempotencyKey === undefined)
       return this.publish(request, context).then((response) => ({ response, replayed: false }));
+    // Every attempt under one key publishes the same notification id, stored at most once per
+    // channel: a retry after a partial failure (503) completes the publish without duplicates.
+    const retryable = { id: idempotentNotificationId(context.apiKeyName, idempotencyKey, request) };
     return this.idempotent
-      .run(context.apiKeyName, idempotencyKey, request, () => this.publish(request, context))
+      .run(context.apiKeyName, idempotencyKey, request, () =>
+        this.publishAll([request], context, retryable).then(([result]) => result),
+      )
       .then((outcome) => {
         if (outcome.replayed) {
           this.metrics.idempotentReplays.inc();
@@ -122,15 +131,23 @@ export class PublishService {
     return results;
   }
 
+  /** Stores the requests in one engine round trip; `retryable` (one request) fixes its id and dedupes per channel. */
   private async publishAll(
     requests: readonly PublishNotificationDto[],
     context: PublishContext,
+    retryable?: { id: string },
   ): Promise<PublishResult[]> {
     if (requests.length === 0) return [];
     const createdAt = new Date().toISOString();
     const drafts = requests.map((request) => ({
-      draft: { id: randomUUID(), type: request.type, payload: request.payload ?? null, createdAt },
+      draft: {
+        id: retryable?.id ?? randomUUID(),
+        type: request.type,
+        payload: request.payload ?? null,
+        createdAt,
+      },
       channels: targetChannels(request),
+      dedupeTtlSeconds: retryable ? this.config.idempotencyTtlSeconds : undefined,
     }));
     const stopTimer = this.metrics.publishDuration.startTimer();
     const deliveries = await this.broker.publishMany(drafts);
@@ -192,7 +209,7 @@ function itemError(error: unknown): ItemError {
     error instanceof HttpException
       ? error.message
       : error instanceof EngineUnavailableError
-        ? 'engine unavailable: nothing was stored, retry'
+        ? ENGINE_UNAVAILABLE_MESSAGE
         : 'internal error';
   return { error: { statusCode: status, error: STATUS_CODES[status] ?? 'Error', message } };
 }

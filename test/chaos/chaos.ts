@@ -45,6 +45,8 @@ class ChaosClient {
   unrecovered = 0;
   reconnects = 0;
   private readonly positions = new Map<string, Position>();
+  /** Channels with a plain subscribe in flight (learning a position, not recovering). */
+  private readonly learning = new Set<string>();
   private socket: WebSocket | undefined;
   private stopped = false;
 
@@ -78,6 +80,11 @@ class ChaosClient {
     });
   }
 
+  /** True once it knows where it stands on both its channels (so it can recover them). */
+  get settled(): boolean {
+    return this.positions.has(this.personal) && this.positions.has(`topic:${TOPIC}`);
+  }
+
   drop(): void {
     this.socket?.terminate();
   }
@@ -89,10 +96,15 @@ class ChaosClient {
 
   private onFrame(socket: WebSocket, frame: { event: string; data: Record<string, unknown> }): void {
     if (frame.event === 'ready') {
-      const topic = this.positions.get(`topic:${TOPIC}`);
-      socket.send(
-        JSON.stringify({ event: 'subscribe', data: { channel: `topic:${TOPIC}`, ...(topic ?? {}) } }),
-      );
+      // Recover the topic from where we were; learn the position of a channel we know nothing of yet.
+      for (const channel of [
+        `topic:${TOPIC}`,
+        ...(this.positions.has(this.personal) ? [] : [this.personal]),
+      ]) {
+        const position = this.positions.get(channel);
+        if (!position) this.learning.add(channel);
+        socket.send(JSON.stringify({ event: 'subscribe', data: { channel, ...(position ?? {}) } }));
+      }
     } else if (frame.event === 'subscribed') {
       const { channel, offset, epoch, recovered } = frame.data as {
         channel: string;
@@ -100,9 +112,12 @@ class ChaosClient {
         epoch: string;
         recovered: boolean;
       };
-      const known = this.positions.get(channel);
-      if (known && !recovered) this.unrecovered += 1;
-      if (!known || !recovered) this.positions.set(channel, { offset, epoch });
+      if (this.learning.delete(channel)) {
+        if (!this.positions.has(channel)) this.positions.set(channel, { offset, epoch });
+      } else if (!recovered) {
+        this.unrecovered += 1;
+        this.positions.set(channel, { offset, epoch });
+      }
     } else if (frame.event === 'notification') {
       const { channel, offset, epoch } = frame.data as { channel: string; offset: number; epoch: string };
       const list = this.received.get(channel) ?? [];
@@ -121,11 +136,18 @@ class ChaosClient {
 export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const log = options.log ?? (() => undefined);
   const redis: TestRedis = await startRedis({ appendonly: true, shared: false });
-  const replicas: (TestApp | undefined)[] = await Promise.all(
+  const replicas: (TestApp | undefined)[] = [];
+  const started = await Promise.allSettled(
     Array.from({ length: options.replicas }, () =>
       startApp({ REDIS_URL: redis.url, HEARTBEAT_INTERVAL_MS: '2000' }),
     ),
   );
+  for (const result of started) if (result.status === 'fulfilled') replicas.push(result.value);
+  if (replicas.length < options.replicas) {
+    await Promise.all(replicas.map((replica) => replica?.kill()));
+    await redis.stop();
+    throw new Error('a replica failed to start');
+  }
   const live = () => replicas.filter((replica): replica is TestApp => replica !== undefined);
   const pick = () => {
     const all = live();
@@ -142,7 +164,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 
   try {
     clients.forEach((client) => client.connect());
-    await sleep(500);
+    await waitUntil(
+      () => clients.every((client) => client.settled),
+      20_000,
+      'every client to know its positions',
+    );
 
     const publisher = async () => {
       for (let n = 0; publishing; n++) {

@@ -77,6 +77,35 @@ describe('idempotent publishing', () => {
     expect(theirs.body.id).not.toBe(mine.body.id);
   });
 
+  it('completes a publish that failed half-way on retry, storing nothing twice', async () => {
+    const [ok, broken] = [aUserId('half'), aUserId('broken')];
+    const okClient = await connect(b, aToken({ sub: ok }));
+    client = okClient;
+    // A value of the wrong type under the second channel's meta key makes its script fail after the
+    // first channel's script has stored: the request as a whole fails with 503.
+    await redis.client().set(`herald:{user:${broken}}:meta`, 'not a hash');
+    const body = { users: [ok, broken], type: 'test.event', payload: { n: 1 } };
+    const headers = { 'Idempotency-Key': `half-${ok}` };
+    const failed = await publish(a, body, { headers });
+    expect(failed.status).toBe(503);
+    await okClient.waitForNotifications(1);
+    await redis.client().del(`herald:{user:${broken}}:meta`);
+    const retried = await publish(b, body, { headers });
+    expect(retried.status).toBe(202);
+    expect(retried.body.deliveries?.map((d) => [d.channel, d.offset])).toEqual([
+      [`user:${ok}`, 1],
+      [`user:${broken}`, 1],
+    ]);
+    const brokenClient = await connect(a, aToken({ sub: broken }), {
+      query: { offset: 0, epoch: retried.body.deliveries?.[1].epoch ?? '' },
+    });
+    const [late] = await brokenClient.waitForNotifications(1);
+    await brokenClient.close();
+    expect(late.id).toBe(retried.body.id);
+    await sleep(200);
+    expect(okClient.notifications().map((n) => [n.offset, n.id])).toEqual([[1, retried.body.id]]);
+  });
+
   it('refuses a key longer than 200 characters with 400', async () => {
     const response = await publish(a, aNotification(['x']), {
       headers: { 'Idempotency-Key': 'k'.repeat(201) },

@@ -49,6 +49,9 @@ describe('observability', () => {
     expect(delta('herald_notifications_delivered_total', '{kind="user"}')).toBe(1);
     expect(delta('herald_notifications_delivered_total', '{kind="topic"}')).toBe(1);
     expect(delta('herald_idempotent_replays_total')).toBe(1);
+    expect(
+      delta('herald_http_requests_total', '{method="POST",route="/v1/notifications",status="202"}'),
+    ).toBe(3);
     expect(delta('herald_publish_duration_seconds_count')).toBe(2);
     expect(delta('herald_delivery_lag_seconds_count')).toBeGreaterThanOrEqual(2);
     expect(after).toContain('process_cpu_seconds_total');

@@ -199,6 +199,18 @@ describe.each([memoryEngine, redisEngine])('Broker contract', (makeEngine) => {
       expect(messages.map((m) => m.offset)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
     });
 
+    it('stores a deduplicated notification id at most once per channel', async () => {
+      const [a, b, c] = [aChannel(), aChannel(), aChannel()];
+      const draft = aDraft(7);
+      const first = await sut.publishMany([{ draft, channels: [a, b], dedupeTtlSeconds: 60 }]);
+      const retry = await sut.publishMany([{ draft, channels: [a, b, c], dedupeTtlSeconds: 60 }]);
+      expect(retry[0].slice(0, 2)).toEqual(first[0]);
+      expect(retry[0][2]).toMatchObject({ channel: c, offset: 1 });
+      expect((await sut.history(a, 0, 10)).messages).toHaveLength(1);
+      const plain = await sut.publishMany([{ draft, channels: [a] }]);
+      expect(plain[0][0].offset).toBe(2);
+    });
+
     it('is healthy end to end', async () => {
       await expect(sut.isHealthy()).resolves.toBe(true);
     });

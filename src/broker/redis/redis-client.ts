@@ -67,11 +67,17 @@ export function createSubscriberClient(url: string, logger: Logger, onReconnect:
 
 /** Connects, or fails start-up with a message that names REDIS_URL. */
 export async function connectOrFail(client: Redis, url: string): Promise<void> {
+  // ioredis rejects connect() with a generic "Connection is closed."; the `error` event says why.
+  let cause: unknown;
+  const remember = (error: Error) => (cause ??= error);
+  client.on('error', remember);
   try {
     await client.connect();
   } catch (error) {
     client.disconnect();
-    throw new RedisUnreachableError(url, error);
+    throw new RedisUnreachableError(url, cause ?? error);
+  } finally {
+    client.off('error', remember);
   }
 }
 

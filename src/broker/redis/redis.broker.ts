@@ -37,6 +37,8 @@ export const channelKeys = (channel: string) => ({
   meta: `herald:{${channel}}:meta`,
   history: `herald:{${channel}}:history`,
   pubsub: `herald:{${channel}}`,
+  /** Marks that a notification id was stored in the channel (idempotent retries). */
+  stored: (id: string) => `herald:{${channel}}:stored:${id}`,
 });
 
 const PUBSUB_PREFIX = 'herald:{';
@@ -65,7 +67,7 @@ export class RedisBroker extends Broker {
     private readonly options: RedisBrokerOptions,
   ) {
     super();
-    commands.defineCommand('heraldPublish', { numberOfKeys: 2, lua: script('publish.lua') });
+    commands.defineCommand('heraldPublish', { numberOfKeys: 3, lua: script('publish.lua') });
     commands.defineCommand('heraldHistory', { numberOfKeys: 2, lua: script('history.lua') });
     subscriber.on('message', (pubsubChannel: string, message: string) =>
       this.receive(pubsubChannel, message),
@@ -83,7 +85,7 @@ export class RedisBroker extends Broker {
     const epoch = newEpoch();
     const now = Date.now();
     // One script call per channel; auto-pipelining sends every call of this tick in one write.
-    const stored = requests.map(({ draft, channels }) => {
+    const stored = requests.map(({ draft, channels, dedupeTtlSeconds = 0 }) => {
       const tail = dataTail(draft);
       return channels.map((channel) => {
         const keys = channelKeys(channel);
@@ -91,6 +93,7 @@ export class RedisBroker extends Broker {
           .heraldPublish(
             keys.meta,
             keys.history,
+            keys.stored(draft.id),
             epoch,
             this.options.historySize,
             this.options.historyTtlSeconds,
@@ -98,6 +101,7 @@ export class RedisBroker extends Broker {
             dataHead(draft.id, channel),
             tail,
             now,
+            dedupeTtlSeconds,
           )
           .then(([offset, channelEpoch]): Delivery => ({ channel, offset, epoch: channelEpoch }));
       });
