@@ -1,4 +1,4 @@
-import { Broker, ChannelMessage, Delivery, HistoryPage, NotificationDraft, PublishRequest } from './broker';
+import { Broker, ChannelMessage, Delivery, HistoryPage, PublishRequest } from './broker';
 import { composeData, dataHead, dataTail, newEpoch } from './notification-encoding';
 
 interface StoredChannel {

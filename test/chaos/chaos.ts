@@ -136,19 +136,20 @@ class ChaosClient {
 export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const log = options.log ?? (() => undefined);
   const redis: TestRedis = await startRedis({ appendonly: true, shared: false });
-  const replicas: (TestApp | undefined)[] = [];
   const started = await Promise.allSettled(
     Array.from({ length: options.replicas }, () =>
       startApp({ REDIS_URL: redis.url, HEARTBEAT_INTERVAL_MS: '2000' }),
     ),
   );
-  for (const result of started) if (result.status === 'fulfilled') replicas.push(result.value);
+  const replicas: (TestApp | undefined)[] = started.flatMap((result) =>
+    result.status === 'fulfilled' ? [result.value] : [],
+  );
+  const live = () => replicas.filter((replica): replica is TestApp => replica !== undefined);
   if (replicas.length < options.replicas) {
-    await Promise.all(replicas.map((replica) => replica?.kill()));
+    await Promise.all(live().map((replica) => replica.kill()));
     await redis.stop();
     throw new Error('a replica failed to start');
   }
-  const live = () => replicas.filter((replica): replica is TestApp => replica !== undefined);
   const pick = () => {
     const all = live();
     return all[Math.floor(Math.random() * all.length)];
