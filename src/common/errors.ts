@@ -8,3 +8,12 @@ export class EngineUnavailableError extends Error {
     this.name = 'EngineUnavailableError';
   }
 }
+
+/** Runs an engine command; any failure becomes an {@link EngineUnavailableError} (503 for publishers). */
+export async function engineCall<T>(command: () => Promise<T>): Promise<T> {
+  try {
+    return await command();
+  } catch (error) {
+    throw new EngineUnavailableError(error);
+  }
+}

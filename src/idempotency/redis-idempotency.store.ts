@@ -2,7 +2,7 @@ import type Redis from 'ioredis';
 import type { Result } from 'ioredis';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { EngineUnavailableError } from '../common/errors';
+import { engineCall } from '../common/errors';
 import { ClaimResult, IdempotencyRecord, IdempotencyStore } from './idempotency.store';
 
 declare module 'ioredis' {
@@ -31,7 +31,7 @@ export class RedisIdempotencyStore extends IdempotencyStore {
     pendingTtlSeconds: number,
   ): Promise<ClaimResult> {
     const pending: IdempotencyRecord = { state: 'pending', fingerprint };
-    const existing = await this.call(() =>
+    const existing = await engineCall(() =>
       this.redis.heraldIdempotencyClaim(recordKey(scope, key), JSON.stringify(pending), pendingTtlSeconds),
     );
     return existing === null
@@ -45,23 +45,15 @@ export class RedisIdempotencyStore extends IdempotencyStore {
     record: IdempotencyRecord & { state: 'done' },
     ttlSeconds: number,
   ): Promise<void> {
-    await this.call(() => this.redis.set(recordKey(scope, key), JSON.stringify(record), 'EX', ttlSeconds));
+    await engineCall(() => this.redis.set(recordKey(scope, key), JSON.stringify(record), 'EX', ttlSeconds));
   }
 
   async release(scope: string, key: string): Promise<void> {
-    await this.call(() => this.redis.del(recordKey(scope, key)));
+    await engineCall(() => this.redis.del(recordKey(scope, key)));
   }
 
   async read(scope: string, key: string): Promise<IdempotencyRecord | undefined> {
-    const value = await this.call(() => this.redis.get(recordKey(scope, key)));
+    const value = await engineCall(() => this.redis.get(recordKey(scope, key)));
     return value === null ? undefined : (JSON.parse(value) as IdempotencyRecord);
-  }
-
-  private async call<T>(command: () => Promise<T>): Promise<T> {
-    try {
-      return await command();
-    } catch (error) {
-      throw new EngineUnavailableError(error);
-    }
   }
 }

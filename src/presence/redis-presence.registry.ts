@@ -2,7 +2,7 @@ import type Redis from 'ioredis';
 import type { Result } from 'ioredis';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { EngineUnavailableError } from '../common/errors';
+import { engineCall } from '../common/errors';
 import { PresenceEntry, PresenceRegistry } from './presence.registry';
 
 declare module 'ioredis' {
@@ -32,7 +32,7 @@ export class RedisPresenceRegistry extends PresenceRegistry {
 
   async admit({ userId, connectionId }: PresenceEntry, max: number, ttlMs: number): Promise<boolean> {
     const now = Date.now();
-    const admitted = await this.call(() =>
+    const admitted = await engineCall(() =>
       this.redis.heraldPresenceAdmit(presenceKey(userId), now, now + ttlMs, connectionId, max),
     );
     return admitted === 1;
@@ -47,22 +47,14 @@ export class RedisPresenceRegistry extends PresenceRegistry {
       pipeline.zadd(presenceKey(userId), expiry, connectionId);
       pipeline.pexpire(presenceKey(userId), 2 * ttlMs);
     }
-    await this.call(() => pipeline.exec());
+    await engineCall(() => pipeline.exec());
   }
 
   async remove({ userId, connectionId }: PresenceEntry): Promise<void> {
-    await this.call(() => this.redis.zrem(presenceKey(userId), connectionId));
+    await engineCall(() => this.redis.zrem(presenceKey(userId), connectionId));
   }
 
   async count(userId: string): Promise<number> {
-    return this.call(() => this.redis.zcount(presenceKey(userId), Date.now(), '+inf'));
-  }
-
-  private async call<T>(command: () => Promise<T>): Promise<T> {
-    try {
-      return await command();
-    } catch (error) {
-      throw new EngineUnavailableError(error);
-    }
+    return engineCall(() => this.redis.zcount(presenceKey(userId), Date.now(), '+inf'));
   }
 }

@@ -4,7 +4,7 @@ import type Redis from 'ioredis';
 import type { Result } from 'ioredis';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { EngineUnavailableError } from '../common/errors';
+import { engineCall } from '../common/errors';
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
@@ -33,19 +33,15 @@ export class RedisThrottlerStorage implements ThrottlerStorage {
     limit: number,
     blockDuration: number,
   ): Promise<ThrottlerStorageRecord> {
-    let reply: [number, number, number, number];
-    try {
-      reply = await this.redis.heraldRateHit(
+    const [totalHits, expiresInMs, blocked, blockExpiresInMs] = await engineCall(() =>
+      this.redis.heraldRateHit(
         `herald:rate:{${key}}:hits`,
         `herald:rate:{${key}}:blocked`,
         ttl,
         limit,
         blockDuration,
-      );
-    } catch (error) {
-      throw new EngineUnavailableError(error);
-    }
-    const [totalHits, expiresInMs, blocked, blockExpiresInMs] = reply;
+      ),
+    );
     return {
       totalHits,
       timeToExpire: Math.ceil(expiresInMs / 1000),

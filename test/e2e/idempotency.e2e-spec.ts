@@ -1,25 +1,27 @@
-import { OTHER_API_KEY, startApp, TestApp } from '../support/app';
+import { OTHER_API_KEY, TestApp } from '../support/app';
 import { aNotification, aToken, aUserId, connect, publish, TestClient } from '../support/client';
-import { startRedis, TestRedis } from '../support/redis';
+import { TestRedis } from '../support/redis';
+import { startCluster, TestCluster } from '../support/cluster';
 import { sleep } from '../support/wait';
 
 /** Idempotency-Key: a retry, on any replica, returns the first response and delivers nothing new. */
 describe('idempotent publishing', () => {
+  let cluster: TestCluster;
   let redis: TestRedis;
   let a: TestApp;
   let b: TestApp;
   let client: TestClient | undefined;
 
   beforeAll(async () => {
-    redis = await startRedis();
-    [a, b] = await Promise.all([startApp({ REDIS_URL: redis.url }), startApp({ REDIS_URL: redis.url })]);
+    cluster = await startCluster(2);
+    ({ redis } = cluster);
+    [a, b] = cluster.replicas;
   });
   afterEach(async () => {
     await client?.close();
   });
   afterAll(async () => {
-    await Promise.all([a?.kill(), b?.kill()]);
-    await redis?.stop();
+    await cluster?.stop();
   });
 
   it('delivers once and answers identically when the same key reaches two replicas at once', async () => {

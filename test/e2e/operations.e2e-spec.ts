@@ -10,7 +10,8 @@ import {
   TestClient,
 } from '../support/client';
 import { getJson } from '../support/http';
-import { startRedis, TestRedis } from '../support/redis';
+import { TestRedis } from '../support/redis';
+import { startCluster, TestCluster } from '../support/cluster';
 import { waitUntil } from '../support/wait';
 import { TEST_API_KEY } from '../support/app';
 
@@ -18,6 +19,7 @@ const auth = { authorization: `Bearer ${TEST_API_KEY}` };
 
 /** Presence, history, batch and the connection limits, on two replicas sharing one Redis. */
 describe('operations API', () => {
+  let cluster: TestCluster;
   let redis: TestRedis;
   let a: TestApp;
   let b: TestApp;
@@ -25,16 +27,15 @@ describe('operations API', () => {
   const track = (client: TestClient) => (clients.push(client), client);
 
   beforeAll(async () => {
-    redis = await startRedis();
-    const env = { REDIS_URL: redis.url, HEARTBEAT_INTERVAL_MS: '300', MAX_CONNECTIONS_PER_USER: '3' };
-    [a, b] = await Promise.all([startApp(env), startApp(env)]);
+    cluster = await startCluster(2, { HEARTBEAT_INTERVAL_MS: '300', MAX_CONNECTIONS_PER_USER: '3' });
+    ({ redis } = cluster);
+    [a, b] = cluster.replicas;
   });
   afterEach(async () => {
     await Promise.all(clients.splice(0).map((client) => client.close()));
   });
   afterAll(async () => {
-    await Promise.all([a?.kill(), b?.kill()]);
-    await redis?.stop();
+    await cluster?.stop();
   });
 
   describe('presence', () => {

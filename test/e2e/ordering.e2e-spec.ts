@@ -1,22 +1,21 @@
-import { startApp, TestApp } from '../support/app';
+import { TestApp } from '../support/app';
 import { aNotification, aToken, aUserId, connect, publish, TestClient } from '../support/client';
-import { startRedis, TestRedis } from '../support/redis';
+import { startCluster, TestCluster } from '../support/cluster';
 
 /** Strict per-channel order with publishers on several replicas at once. */
 describe('order under concurrency', () => {
-  let redis: TestRedis;
+  let cluster: TestCluster;
   let a: TestApp;
   let b: TestApp;
   let clients: TestClient[] = [];
 
   beforeAll(async () => {
-    redis = await startRedis();
-    [a, b] = await Promise.all([startApp({ REDIS_URL: redis.url }), startApp({ REDIS_URL: redis.url })]);
+    cluster = await startCluster(2);
+    [a, b] = cluster.replicas;
   });
   afterAll(async () => {
     await Promise.all(clients.map((client) => client.close()));
-    await Promise.all([a?.kill(), b?.kill()]);
-    await redis?.stop();
+    await cluster?.stop();
   });
 
   it('gives every device offsets 1..1000 exactly once, in order, when two replicas publish 500 each', async () => {

@@ -1,22 +1,20 @@
-import { OTHER_API_KEY, startApp, TestApp } from '../support/app';
+import { OTHER_API_KEY, TestApp } from '../support/app';
 import { aNotification, post, publish } from '../support/client';
-import { startRedis, TestRedis } from '../support/redis';
+import { startCluster, TestCluster } from '../support/cluster';
 import { sleep } from '../support/wait';
 
 /** PUBLISH_RATE_LIMIT: one budget per API key, shared by every replica. */
 describe('publish rate limit', () => {
-  let redis: TestRedis;
+  let cluster: TestCluster;
   let a: TestApp;
   let b: TestApp;
 
   beforeAll(async () => {
-    redis = await startRedis();
-    const env = { REDIS_URL: redis.url, PUBLISH_RATE_LIMIT: '10' };
-    [a, b] = await Promise.all([startApp(env), startApp(env)]);
+    cluster = await startCluster(2, { PUBLISH_RATE_LIMIT: '10' });
+    [a, b] = cluster.replicas;
   });
   afterAll(async () => {
-    await Promise.all([a?.kill(), b?.kill()]);
-    await redis?.stop();
+    await cluster?.stop();
   });
 
   it('answers 429 with Retry-After once two replicas together pass one key’s budget, and not for another key', async () => {

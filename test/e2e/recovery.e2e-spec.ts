@@ -8,11 +8,11 @@ import {
   publish,
   TestClient,
 } from '../support/client';
+import { range } from '../support/cluster';
 import { startRedis, TestRedis } from '../support/redis';
 import { sleep, waitUntil } from '../support/wait';
 
 const offsets = (notifications: NotificationData[]) => notifications.map((n) => n.offset);
-const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
 /** Recovery: a client that comes back with its last offset gets exactly what it missed, then live. */
 describe.each([

@@ -1,27 +1,27 @@
 import WebSocket from 'ws';
-import { startApp, TestApp } from '../support/app';
+import { TestApp } from '../support/app';
 import { aNotification, aToken, aUserId, connect, publish, TestClient } from '../support/client';
 import { getJson } from '../support/http';
-import { startRedis, TestRedis } from '../support/redis';
+import { TestRedis } from '../support/redis';
+import { range, startCluster, TestCluster } from '../support/cluster';
 import { sleep, waitUntil } from '../support/wait';
-
-const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
 /** Redis goes away and comes back: clients stay connected and lose nothing that was accepted. */
 describe('Redis outage', () => {
+  let cluster: TestCluster;
   let redis: TestRedis;
   let a: TestApp;
   let b: TestApp;
   const clients: TestClient[] = [];
 
   beforeAll(async () => {
-    redis = await startRedis({ appendonly: true, shared: false });
-    [a, b] = await Promise.all([startApp({ REDIS_URL: redis.url }), startApp({ REDIS_URL: redis.url })]);
+    cluster = await startCluster(2, {}, { appendonly: true, shared: false });
+    ({ redis } = cluster);
+    [a, b] = cluster.replicas;
   });
   afterAll(async () => {
     await Promise.all(clients.map((client) => client.close()));
-    await Promise.all([a?.kill(), b?.kill()]);
-    await redis?.stop();
+    await cluster?.stop();
   });
 
   it('answers 503 while Redis is down, keeps clients connected, and delivers again once it is back', async () => {

@@ -1,4 +1,4 @@
-import { startApp, TestApp } from '../support/app';
+import { TestApp } from '../support/app';
 import {
   aNotification,
   aToken,
@@ -8,26 +8,23 @@ import {
   publish,
   TestClient,
 } from '../support/client';
-import { startRedis, TestRedis } from '../support/redis';
+import { range, startCluster, TestCluster } from '../support/cluster';
 import { sleep, waitUntil } from '../support/wait';
-
-const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
 /** A replica is SIGKILLed mid-stream: its clients reconnect to another and recover from their last offsets. */
 describe('replica crash', () => {
-  let redis: TestRedis;
+  let cluster: TestCluster;
   let a: TestApp;
   let b: TestApp;
   const clients: TestClient[] = [];
 
   beforeAll(async () => {
-    redis = await startRedis();
-    [a, b] = await Promise.all([startApp({ REDIS_URL: redis.url }), startApp({ REDIS_URL: redis.url })]);
+    cluster = await startCluster(2);
+    [a, b] = cluster.replicas;
   });
   afterAll(async () => {
     await Promise.all(clients.map((client) => client.close()));
-    await Promise.all([a?.kill(), b?.kill()]);
-    await redis?.stop();
+    await cluster?.stop();
   });
 
   it('gives every client the complete ordered sequence after reconnecting to the surviving replica', async () => {

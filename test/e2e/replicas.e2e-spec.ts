@@ -1,26 +1,25 @@
-import { startApp, TestApp } from '../support/app';
+import { TestApp } from '../support/app';
 import { aNotification, aToken, aUserId, connect, publish, TestClient } from '../support/client';
-import { startRedis, TestRedis } from '../support/redis';
+import { startCluster, TestCluster } from '../support/cluster';
 import { sleep } from '../support/wait';
 
 /** Two replicas on one Redis: a publish on either reaches every device of the user, wherever it is. */
 describe('two replicas on one Redis', () => {
-  let redis: TestRedis;
+  let cluster: TestCluster;
   let a: TestApp;
   let b: TestApp;
   const clients: TestClient[] = [];
   const track = (client: TestClient) => (clients.push(client), client);
 
   beforeAll(async () => {
-    redis = await startRedis();
-    [a, b] = await Promise.all([startApp({ REDIS_URL: redis.url }), startApp({ REDIS_URL: redis.url })]);
+    cluster = await startCluster(2);
+    [a, b] = cluster.replicas;
   });
   afterEach(async () => {
     await Promise.all(clients.splice(0).map((client) => client.close()));
   });
   afterAll(async () => {
-    await Promise.all([a?.kill(), b?.kill()]);
-    await redis?.stop();
+    await cluster?.stop();
   });
 
   it('delivers a notification published on replica A to a client on replica B', async () => {

@@ -4,7 +4,7 @@ import type { Result } from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { EngineUnavailableError } from '../../common/errors';
+import { engineCall, EngineUnavailableError } from '../../common/errors';
 import { Broker, ChannelMessage, Delivery, HistoryPage, PublishRequest } from '../broker';
 import { dataHead, dataTail, newEpoch } from '../notification-encoding';
 
@@ -106,29 +106,21 @@ export class RedisBroker extends Broker {
           .then(([offset, channelEpoch]): Delivery => ({ channel, offset, epoch: channelEpoch }));
       });
     });
-    try {
-      return await Promise.all(stored.map((deliveries) => Promise.all(deliveries)));
-    } catch (error) {
-      throw new EngineUnavailableError(error);
-    }
+    return engineCall(() => Promise.all(stored.map((deliveries) => Promise.all(deliveries))));
   }
 
   async history(channel: string, after: number, limit: number): Promise<HistoryPage> {
     const keys = channelKeys(channel);
-    let reply: HistoryReply;
-    try {
-      reply = await this.commands.heraldHistory(
+    const [epoch, offset, flat] = await engineCall(() =>
+      this.commands.heraldHistory(
         keys.meta,
         keys.history,
         after,
         limit,
         newEpoch(),
         this.options.historyTtlSeconds,
-      );
-    } catch (error) {
-      throw new EngineUnavailableError(error);
-    }
-    const [epoch, offset, flat] = reply;
+      ),
+    );
     const messages: ChannelMessage[] = [];
     for (let i = 0; i < flat.length; i += 2) {
       messages.push({ channel, offset: parseInt(flat[i], 10), epoch, data: flat[i + 1] });
