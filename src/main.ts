@@ -6,7 +6,7 @@ import { AppModule } from './app.module';
 import { Metrics } from './metrics/metrics';
 import { serveApiDocs } from './docs-setup';
 import { logRequests, Logs, NestLogger, requestIds } from './logging/logging.module';
-import { requestValidationPipe } from './common/http-errors';
+import { RequestValidationPipe } from './common/http-errors';
 import { AppConfig, ConfigError, loadConfig } from './config/app-config';
 import { HandshakeGate } from './gateway/handshake';
 import { HeraldWsAdapter } from './gateway/ws-adapter';
@@ -23,7 +23,7 @@ async function bootstrap(): Promise<void> {
   );
   const logs = app.get(Logs);
   app.useLogger(new NestLogger(logs));
-  app.useGlobalPipes(requestValidationPipe());
+  app.useGlobalPipes(new RequestValidationPipe());
   allowLargerBatchBodies(app);
   logRequests(app.getHttpAdapter().getInstance(), logs, app.get(Metrics));
   app.useWebSocketAdapter(new HeraldWsAdapter(app, app.get(HandshakeGate)));

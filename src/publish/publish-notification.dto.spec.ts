@@ -1,10 +1,10 @@
 import { BadRequestException } from '@nestjs/common';
-import { requestValidationPipe } from '../common/http-errors';
+import { RequestValidationPipe } from '../common/http-errors';
 import { PublishNotificationDto } from './publish-notification.dto';
 import { targetChannels } from './publish.service';
 
 const validate = (body: unknown) =>
-  requestValidationPipe().transform(body, {
+  new RequestValidationPipe().transform(body, {
     type: 'body',
     metatype: PublishNotificationDto,
   }) as Promise<PublishNotificationDto>;
@@ -46,6 +46,18 @@ describe(PublishNotificationDto.name, () => {
     [{ users: ['a'], payload: 1 }, 'type'],
   ])('refuses %j naming the field', async (body, field) => {
     expect(await messageOf(body)).toContain(field);
+  });
+});
+
+describe(RequestValidationPipe.name, () => {
+  it.each([[[1, 2]], ['text'], [null]])('refuses a body that is not a JSON object: %j', async (body) => {
+    expect(await messageOf(body)).toBe('the body must be a JSON object');
+  });
+
+  it('leaves parameters of plain types alone', async () => {
+    await expect(
+      new RequestValidationPipe().transform('user:alice', { type: 'param', metatype: String }),
+    ).resolves.toBe('user:alice');
   });
 });
 

@@ -8,7 +8,7 @@ import {
 import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import { EngineUnavailableError } from '../common/errors';
-import { ENGINE_UNAVAILABLE_MESSAGE, requestValidationPipe } from '../common/http-errors';
+import { ENGINE_UNAVAILABLE_MESSAGE, RequestValidationPipe } from '../common/http-errors';
 import { AppConfig } from '../config/app-config';
 import { BatchItemDto } from './publish-batch.dto';
 import type { Logger as PinoLogger } from 'pino';
@@ -47,7 +47,7 @@ const IN_PROCESS: PublishContext = { apiKeyName: 'in-process' };
 /** Turns a publish request into channels and hands it to the engine. */
 @Injectable()
 export class PublishService {
-  private readonly validation = requestValidationPipe();
+  private readonly validation = new RequestValidationPipe();
   private readonly log: PinoLogger;
 
   constructor(
