@@ -165,6 +165,7 @@ export class PublishService {
     context: PublishContext,
   ): void {
     for (const { channel } of deliveries) this.metrics.published.inc({ kind: kindOf(channel) });
+    if (!this.log.isLevelEnabled('info')) return;
     this.log.info(
       {
         notificationId: id,
