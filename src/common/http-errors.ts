@@ -7,7 +7,7 @@ import {
   HttpException,
   PipeTransform,
 } from '@nestjs/common';
-import { validate, ValidationError, type ValidatorOptions } from 'class-validator';
+import { validateSync, ValidationError, type ValidatorOptions } from 'class-validator';
 import type { FastifyReply } from 'fastify';
 import { STATUS_CODES } from 'node:http';
 import { EngineUnavailableError } from './errors';
@@ -90,17 +90,23 @@ const PLAIN_TYPES: unknown[] = [String, Number, Boolean, Array, Object];
  * so the parsed body only needs the DTO's prototype — which saves a fifth of a publish's CPU.
  */
 export class RequestValidationPipe implements PipeTransform {
-  async transform(value: unknown, { metatype }: ArgumentMetadata): Promise<unknown> {
+  transform(value: unknown, { metatype }: ArgumentMetadata): unknown {
     if (!metatype || PLAIN_TYPES.includes(metatype)) return value;
+    return this.check(value, metatype as new () => object);
+  }
+
+  /** The value as an instance of the DTO class, or a BadRequestException naming every bad field. */
+  check<T extends object>(value: unknown, dto: new () => T): T {
     if (typeof value !== 'object' || value === null || Array.isArray(value)) {
       throw new BadRequestException('the body must be a JSON object');
     }
-    const entity = Object.create(metatype.prototype as object) as Record<string, unknown>;
+    const entity = Object.create(dto.prototype as object) as Record<string, unknown>;
     for (const [key, field] of Object.entries(value)) {
       if (key !== '__proto__') entity[key] = field;
     }
-    const errors = await validate(entity, VALIDATION);
+    // Every constraint of the DTOs is synchronous: no promise per request (or per batch item).
+    const errors = validateSync(entity, VALIDATION);
     if (errors.length > 0) throw new BadRequestException(flatten(errors).join('; '));
-    return entity;
+    return entity as T;
   }
 }

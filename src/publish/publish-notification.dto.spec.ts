@@ -3,11 +3,15 @@ import { RequestValidationPipe } from '../common/http-errors';
 import { PublishNotificationDto } from './publish-notification.dto';
 import { targetChannels } from './publish.service';
 
-const validate = (body: unknown) =>
-  new RequestValidationPipe().transform(body, {
-    type: 'body',
-    metatype: PublishNotificationDto,
-  }) as Promise<PublishNotificationDto>;
+/** The pipe's answer as a promise, so that refusals read as rejections. */
+const validate = (body: unknown): Promise<PublishNotificationDto> =>
+  Promise.resolve().then(
+    () =>
+      new RequestValidationPipe().transform(body, {
+        type: 'body',
+        metatype: PublishNotificationDto,
+      }) as PublishNotificationDto,
+  );
 
 const messageOf = async (body: unknown): Promise<string> => {
   try {
@@ -54,10 +58,10 @@ describe(RequestValidationPipe.name, () => {
     expect(await messageOf(body)).toBe('the body must be a JSON object');
   });
 
-  it('leaves parameters of plain types alone', async () => {
-    await expect(
-      new RequestValidationPipe().transform('user:alice', { type: 'param', metatype: String }),
-    ).resolves.toBe('user:alice');
+  it('leaves parameters of plain types alone', () => {
+    expect(new RequestValidationPipe().transform('user:alice', { type: 'param', metatype: String })).toBe(
+      'user:alice',
+    );
   });
 });
 

@@ -50,7 +50,13 @@ export class PublishController {
     @Body() body: PublishBatchDto,
     @Req() request: PublisherRequest,
   ): Promise<{ results: BatchResult[] }> {
-    return { results: await this.publisher.publishBatch(body.notifications, contextOf(request)) };
+    const length = Number(request.headers['content-length']);
+    const results = await this.publisher.publishBatch(
+      body.notifications,
+      contextOf(request),
+      Number.isFinite(length) ? length : undefined,
+    );
+    return { results };
   }
 }
 
