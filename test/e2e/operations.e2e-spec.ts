@@ -179,6 +179,17 @@ describe('operations API', () => {
       expect(results.filter((result) => 'error' in result)).toEqual([]);
     });
 
+    it('refuses an item over MAX_PAYLOAD_BYTES with a 413 result and publishes the others', async () => {
+      const user = aUserId('sized');
+      const response = await post(a, '/v1/notifications/batch', {
+        notifications: [aNotification([user], 'x'.repeat(70_000)), aNotification([user], { n: 1 })],
+      });
+      expect(response.status).toBe(202);
+      const [big, small] = response.body.results as Record<string, { statusCode?: number }>[];
+      expect(big.error).toMatchObject({ statusCode: 413, error: 'Payload Too Large' });
+      expect(small).toHaveProperty('id');
+    });
+
     it('refuses an empty batch or one over 1,000 items with 400', async () => {
       expect((await post(a, '/v1/notifications/batch', { notifications: [] })).status).toBe(400);
       const tooMany = Array.from({ length: 1001 }, () => aNotification(['x']));
