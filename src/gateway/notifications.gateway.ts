@@ -14,7 +14,7 @@ import { Logs } from '../logging/logging.module';
 import type { Logger as PinoLogger } from 'pino';
 import { PresenceRegistry } from '../presence/presence.registry';
 import { ClientEvents, parseClientFrame } from './protocol';
-import { admissionOf } from './ws-adapter';
+import { takeAdmission } from './ws-adapter';
 
 /** Server-side closes that count as cut-offs in the metrics, by close code. */
 const CUT_OFF_REASONS: Partial<Record<CloseCode, string>> = {
@@ -49,7 +49,7 @@ export class NotificationsGateway implements OnGatewayConnection, OnGatewayDisco
   }
 
   handleConnection(socket: WebSocket, request: IncomingMessage): void {
-    const admission = admissionOf(request);
+    const admission = takeAdmission(request);
     const connection = new Connection(admission.connectionId, socket, admission.identity, {
       maxBufferedBytes: this.config.wsMaxBufferedBytes,
     });

@@ -3,7 +3,7 @@ import { MessageMappingProperties } from '@nestjs/websockets';
 import { WsAdapter } from '@nestjs/platform-ws';
 import { IncomingMessage, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer } from 'ws';
+import { WebSocket, WebSocketServer } from 'ws';
 import { Admission, HandshakeGate, Refusal } from './handshake';
 
 /** A client frame larger than this closes the connection with 1009 (`ws` does it through maxPayload). */
@@ -11,10 +11,11 @@ export const MAX_CLIENT_FRAME_BYTES = 16 * 1024;
 
 const admissions = new WeakMap<IncomingMessage, Admission>();
 
-/** The admission the handshake made for this request (set before the `connection` event). */
-export function admissionOf(request: IncomingMessage): Admission {
+/** Takes the admission the handshake made for this request (set before the `connection` event). */
+export function takeAdmission(request: IncomingMessage): Admission {
   const admission = admissions.get(request);
   if (!admission) throw new Error('connection without admission');
+  admissions.delete(request);
   return admission;
 }
 
@@ -67,7 +68,7 @@ export class HeraldWsAdapter extends WsAdapter {
     socket: Duplex,
     head: Buffer,
   ): void {
-    socket.on('error', () => socket.destroy());
+    destroyOnError(socket);
     const pathname = new URL(request.url ?? '/', 'http://localhost').pathname;
     if (pathname !== path) {
       refuse(socket, { status: 404, message: `no WebSocket endpoint at ${pathname}; use ${path}` });
@@ -95,11 +96,23 @@ export class HeraldWsAdapter extends WsAdapter {
 
   private accept(server: WebSocketServer, request: IncomingMessage, socket: Duplex, head: Buffer): void {
     server.handleUpgrade(request, socket, head, (ws) => {
-      // An oversize frame or a protocol error makes `ws` emit `error` (then close): never unhandled.
-      ws.on('error', (error) => this.log.debug(`client socket: ${error.message}`));
+      this.logErrors(ws);
       server.emit('connection', ws, request);
     });
   }
+
+  /**
+   * An oversize frame or a protocol error makes `ws` emit `error` (then close): never unhandled.
+   * Made here, not inline, so the listener does not keep the upgrade request alive for the socket's life.
+   */
+  private logErrors(ws: WebSocket): void {
+    ws.on('error', (error) => this.log.debug(`client socket: ${error.message}`));
+  }
+}
+
+/** Kept out of `upgrade` for the same reason as `logErrors`: the listener lives as long as the socket. */
+function destroyOnError(socket: Duplex): void {
+  socket.on('error', () => socket.destroy());
 }
 
 /** Answers the upgrade request with an HTTP error and a JSON body `{statusCode, error, message}`. */
