@@ -83,7 +83,6 @@ export class ConnectionHub implements OnModuleInit {
   remove(connection: Connection): void {
     if (this.connections.delete(connection)) this.metrics.connections.dec();
     for (const channel of [...connection.memberships.keys()]) this.leave(connection, channel);
-    connection.disposed();
   }
 
   /** Closes every connection with `code` (graceful shutdown). */

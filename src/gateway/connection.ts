@@ -24,9 +24,6 @@ export interface ConnectionLimits {
 /** How long a peer gets to answer our close frame before its socket is cut. */
 const CLOSE_HANDSHAKE_MS = 5000;
 
-/** setTimeout's longest delay; a later expiry is re-checked when this one fires. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
 /**
  * One client WebSocket. Every frame the server sends leaves through {@link send} or {@link write};
  * nothing else touches the socket.
@@ -39,7 +36,6 @@ export class Connection {
   closedWith: CloseCode | undefined;
   /** The close code of the finished closing handshake (1006 when the socket just dropped). */
   closeCode: number | undefined;
-  private expiryTimer: NodeJS.Timeout | undefined;
   /** Client frames are handled one at a time, in arrival order. */
   private queue: Promise<void> = Promise.resolve();
 
@@ -48,9 +44,7 @@ export class Connection {
     private readonly socket: WebSocket,
     private currentIdentity: ClientIdentity,
     private readonly limits: ConnectionLimits,
-  ) {
-    this.scheduleExpiry();
-  }
+  ) {}
 
   get identity(): ClientIdentity {
     return this.currentIdentity;
@@ -58,6 +52,11 @@ export class Connection {
 
   get userId(): string {
     return this.currentIdentity.userId;
+  }
+
+  /** The token's `exp` has passed (the heartbeat's expiry sweep closes it with 4001). */
+  isExpired(now: number): boolean {
+    return this.currentIdentity.expiresAt <= now;
   }
 
   get isOpen(): boolean {
@@ -82,7 +81,6 @@ export class Connection {
    * stalled client: heartbeat timeout, slow consumer) is cut, so its buffers are freed.
    */
   close(code: CloseCode, reason: string): void {
-    clearTimeout(this.expiryTimer);
     if (this.socket.readyState === WebSocket.OPEN || this.socket.readyState === WebSocket.CONNECTING) {
       this.closedWith = code;
       this.socket.close(code, reason);
@@ -91,7 +89,6 @@ export class Connection {
   }
 
   terminate(): void {
-    clearTimeout(this.expiryTimer);
     this.socket.terminate();
   }
 
@@ -102,7 +99,6 @@ export class Connection {
   /** Replaces the token (same user), moving the 4001 expiry. */
   refresh(identity: ClientIdentity): void {
     this.currentIdentity = identity;
-    this.scheduleExpiry();
   }
 
   /** Runs a task after every earlier one, so that answers leave in request order. */
@@ -110,20 +106,5 @@ export class Connection {
     const run = this.queue.then(task);
     this.queue = run.catch(() => undefined);
     return run;
-  }
-
-  disposed(): void {
-    clearTimeout(this.expiryTimer);
-  }
-
-  private scheduleExpiry(): void {
-    clearTimeout(this.expiryTimer);
-    const remaining = this.currentIdentity.expiresAt - Date.now();
-    if (remaining <= 0) {
-      this.close(CloseCode.TokenExpired, 'token expired');
-      return;
-    }
-    this.expiryTimer = setTimeout(() => this.scheduleExpiry(), Math.min(remaining, MAX_TIMER_MS));
-    this.expiryTimer.unref();
   }
 }
