@@ -12,9 +12,11 @@ export type Channel =
 export const BROADCAST = 'broadcast';
 export const MAX_ID_LENGTH = 200;
 
+/** Text without control characters (user ids). */
 // eslint-disable-next-line no-control-regex
-const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
-const TOPIC_NAME = /^[A-Za-z0-9._:-]{1,200}$/;
+export const NO_CONTROL_CHARS = /^[^\u0000-\u001f\u007f-\u009f]*$/;
+/** A whole topic name. */
+export const TOPIC_NAME = /^[A-Za-z0-9._:-]{1,200}$/;
 
 /** A user id: 1–200 characters, none of them a control character. */
 export function isUserId(value: unknown): value is string {
@@ -22,7 +24,7 @@ export function isUserId(value: unknown): value is string {
     typeof value === 'string' &&
     value.length >= 1 &&
     value.length <= MAX_ID_LENGTH &&
-    !CONTROL_CHARS.test(value)
+    NO_CONTROL_CHARS.test(value)
   );
 }
 

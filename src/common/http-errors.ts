@@ -35,17 +35,6 @@ export class EngineUnavailableFilter implements ExceptionFilter {
   }
 }
 
-/** An HTTP error that tells the client when to try again (429, 503). */
-export class RetryLaterException extends HttpException {
-  constructor(
-    message: string,
-    status: 429 | 503,
-    readonly retryAfterSeconds: number,
-  ) {
-    super(message, status);
-  }
-}
-
 /**
  * Every HTTP error leaves as `{statusCode, error, message}` (message a string), including those
  * Fastify raises before a route runs (body over MAX_PAYLOAD_BYTES → 413, malformed JSON → 400).
@@ -58,8 +47,6 @@ export class HttpErrorFilter implements ExceptionFilter {
     const response = exception.getResponse();
     const raw = typeof response === 'string' ? response : (response as { message?: unknown }).message;
     const message = Array.isArray(raw) ? raw.join('; ') : typeof raw === 'string' ? raw : exception.message;
-    if (exception instanceof RetryLaterException)
-      reply.header('Retry-After', String(exception.retryAfterSeconds));
     void reply.status(statusCode).send({ statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message });
   }
 }

@@ -60,11 +60,12 @@ export class HandshakeGate {
     return 2 * this.config.heartbeatIntervalMs;
   }
 
-  async admit(request: IncomingMessage): Promise<HandshakeResult> {
+  /** `query`: the upgrade URL's parameters (parsed once, by the adapter). */
+  async admit(request: IncomingMessage, query: URLSearchParams): Promise<HandshakeResult> {
     if (this.draining) return retryLater('server is shutting down');
     if (this.connectRate && !this.connectRate.tryTake())
       return retryLater('too many new connections; retry shortly');
-    const checked = this.check(request);
+    const checked = this.check(request, query);
     if ('refused' in checked) return checked;
     const { identity } = checked.admitted;
     try {
@@ -95,8 +96,7 @@ export class HandshakeGate {
       .catch((error: Error) => this.logger.warn(`presence removal failed: ${error.message}`));
   }
 
-  private check(request: IncomingMessage): HandshakeResult {
-    const query = new URL(request.url ?? '/', 'http://localhost').searchParams;
+  private check(request: IncomingMessage, query: URLSearchParams): HandshakeResult {
     const token = bearer(request.headers.authorization) ?? query.get('access_token');
     if (!token) {
       return {

@@ -69,12 +69,12 @@ export class HeraldWsAdapter extends WsAdapter {
     head: Buffer,
   ): void {
     destroyOnError(socket);
-    const pathname = new URL(request.url ?? '/', 'http://localhost').pathname;
-    if (pathname !== path) {
-      refuse(socket, { status: 404, message: `no WebSocket endpoint at ${pathname}; use ${path}` });
+    const url = new URL(request.url ?? '/', 'http://localhost');
+    if (url.pathname !== path) {
+      refuse(socket, { status: 404, message: `no WebSocket endpoint at ${url.pathname}; use ${path}` });
       return;
     }
-    this.gate.admit(request).then(
+    this.gate.admit(request, url.searchParams).then(
       (result) => {
         if ('refused' in result) {
           refuse(socket, result.refused);

@@ -38,7 +38,7 @@ export class IdempotentExecution {
     scope: string,
     key: string,
     request: unknown,
-    operation: () => Promise<T>,
+    operation: (fingerprint: string) => Promise<T>,
   ): Promise<IdempotentOutcome<T>> {
     if (key.length < 1 || key.length > 200) {
       throw new BadRequestException('Idempotency-Key must be 1-200 characters');
@@ -67,11 +67,11 @@ export class IdempotentExecution {
     scope: string,
     key: string,
     fingerprint: string,
-    operation: () => Promise<T>,
+    operation: (fingerprint: string) => Promise<T>,
   ): Promise<T> {
     let response: T;
     try {
-      response = await operation();
+      response = await operation(fingerprint);
     } catch (error) {
       await this.store.release(scope, key).catch(() => undefined);
       throw error;
@@ -88,13 +88,11 @@ export class IdempotentExecution {
 
 /**
  * The notification id of a publish under an Idempotency-Key: the same for every retry of the same
- * request (API key, Idempotency-Key, body), different otherwise. A UUID (RFC 9562 version 8) made
+ * request (API key, Idempotency-Key, body fingerprint), different otherwise. A UUID (RFC 9562 version 8) made
  * from a SHA-256 digest.
  */
-export function idempotentNotificationId(scope: string, key: string, request: unknown): string {
-  const hex = createHash('sha256')
-    .update(`${scope}\n${key}\n${fingerprintOf(request)}`)
-    .digest('hex');
+export function idempotentNotificationId(scope: string, key: string, fingerprint: string): string {
+  const hex = createHash('sha256').update(`${scope}\n${key}\n${fingerprint}`).digest('hex');
   const variant = ((parseInt(hex[16], 16) & 0x3) | 0x8).toString(16);
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }

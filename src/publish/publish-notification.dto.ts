@@ -10,10 +10,7 @@ import {
   registerDecorator,
   ValidationArguments,
 } from 'class-validator';
-
-// eslint-disable-next-line no-control-regex
-const NO_CONTROL_CHARS = /^[^\u0000-\u001f\u007f-\u009f]*$/;
-const TOPIC_NAME = /^[A-Za-z0-9._:-]{1,200}$/;
+import { NO_CONTROL_CHARS, TOPIC_NAME } from '../common/channel';
 
 /** The property must be present in the body; any JSON value, `null` included, is accepted. */
 function IsPresent(): PropertyDecorator {

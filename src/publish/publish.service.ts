@@ -70,10 +70,11 @@ export class PublishService {
       return this.publish(request, context).then((response) => ({ response, replayed: false }));
     // Every attempt under one key publishes the same notification id, stored at most once per
     // channel: a retry after a partial failure (503) completes the publish without duplicates.
-    const retryable = { id: idempotentNotificationId(context.apiKeyName, idempotencyKey, request) };
     return this.idempotent
-      .run(context.apiKeyName, idempotencyKey, request, () =>
-        this.publishAll([request], context, retryable).then(([result]) => result),
+      .run(context.apiKeyName, idempotencyKey, request, (fingerprint) =>
+        this.publishAll([request], context, {
+          id: idempotentNotificationId(context.apiKeyName, idempotencyKey, fingerprint),
+        }).then(([result]) => result),
       )
       .then((outcome) => {
         if (outcome.replayed) {
