@@ -13,6 +13,9 @@ const SYNC_TIMEOUT_MS = 5000;
 /** After a failed catch-up, how long until the next try. */
 const CATCH_UP_RETRY_MS = 1000;
 
+/** The `ready` of every synced channel: one promise instead of one per channel. */
+const SYNCED: Promise<void> = Promise.resolve();
+
 /** This replica's view of one channel it holds connections on. */
 class ChannelState {
   /** The last message dispatched on this replica (offset within epoch). */
@@ -21,9 +24,9 @@ class ChannelState {
   synced = false;
   catchingUp = false;
   /** Messages that arrived while the position was unknown or a gap was being filled. */
-  held: ChannelMessage[] = [];
+  held: ChannelMessage[] | null = null;
   readonly members = new Map<Connection, Membership>();
-  ready: Promise<void> = Promise.resolve();
+  ready: Promise<void> = SYNCED;
   /** The metrics label, worked out once. */
   readonly kind: ChannelKind;
 
@@ -209,6 +212,7 @@ export class ConnectionHub implements OnModuleInit {
       state.offset = position.offset;
       state.epoch = position.epoch;
       state.synced = true;
+      state.ready = SYNCED;
     } catch (error) {
       if (this.channels.get(state.name) === state) {
         this.channels.delete(state.name);
@@ -243,13 +247,15 @@ export class ConnectionHub implements OnModuleInit {
 
   private hold(state: ChannelState, message: ChannelMessage): void {
     // Held messages are also in history, which the catch-up reads: dropping the oldest is safe.
+    state.held ??= [];
     if (state.held.length >= this.config.historySize) state.held.shift();
     state.held.push(message);
   }
 
   private drainHeld(state: ChannelState): void {
     const held = state.held;
-    state.held = [];
+    if (!held) return;
+    state.held = null;
     for (const message of held) this.accept(state, message);
   }
 

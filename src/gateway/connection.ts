@@ -1,4 +1,4 @@
-import WebSocket from 'ws';
+import WebSocket, { RawData } from 'ws';
 import { ClientIdentity } from '../auth/client-token';
 import { ChannelMessage } from '../broker/broker';
 import { CloseCode } from '../common/close-codes';
@@ -16,13 +16,43 @@ export interface Membership {
   pending: ChannelMessage[] | null;
 }
 
-export interface ConnectionLimits {
-  /** More unsent bytes than this and the connection is closed with 4008. */
-  maxBufferedBytes: number;
+/** What the owner of the connections (the gateway) hears about them. */
+export interface ConnectionEvents {
+  /** A client frame arrived. */
+  frame(connection: Connection, data: RawData, isBinary: boolean): void;
+  /** The socket closed; `closeCode` is set. */
+  closed(connection: Connection): void;
 }
 
 /** How long a peer gets to answer our close frame before its socket is cut. */
 const CLOSE_HANDSHAKE_MS = 5000;
+
+const IDLE: Promise<void> = Promise.resolve();
+
+const bySocket = new WeakMap<WebSocket, Connection>();
+
+// The socket listeners are shared by every connection (`this` is the socket): closures made per
+// connection would cost memory for as long as it stays open, idle or not.
+
+function onMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
+  const connection = bySocket.get(this);
+  if (!connection) return;
+  connection.lastSeen = Date.now();
+  connection.events.frame(connection, data, isBinary);
+}
+
+function onPong(this: WebSocket): void {
+  const connection = bySocket.get(this);
+  if (connection) connection.lastSeen = Date.now();
+}
+
+function onClose(this: WebSocket, code: number): void {
+  const connection = bySocket.get(this);
+  if (!connection) return;
+  bySocket.delete(this);
+  connection.closeCode = code;
+  connection.events.closed(connection);
+}
 
 /**
  * One client WebSocket. Every frame the server sends leaves through {@link send} or {@link write};
@@ -36,15 +66,25 @@ export class Connection {
   closedWith: CloseCode | undefined;
   /** The close code of the finished closing handshake (1006 when the socket just dropped). */
   closeCode: number | undefined;
-  /** Client frames are handled one at a time, in arrival order. */
-  private queue: Promise<void> = Promise.resolve();
+  /** Client frames are handled one at a time, in arrival order; IDLE when nothing is queued. */
+  private queue: Promise<void> = IDLE;
 
+  /**
+   * @param maxBufferedBytes more unsent bytes than this and the connection is closed with 4008
+   * @param events told of the socket's frames and of its close
+   */
   constructor(
     readonly id: string,
     private readonly socket: WebSocket,
     private currentIdentity: ClientIdentity,
-    private readonly limits: ConnectionLimits,
-  ) {}
+    private readonly maxBufferedBytes: number,
+    readonly events: ConnectionEvents,
+  ) {
+    bySocket.set(socket, this);
+    socket.on('message', onMessage);
+    socket.on('pong', onPong);
+    socket.on('close', onClose);
+  }
 
   get identity(): ClientIdentity {
     return this.currentIdentity;
@@ -71,7 +111,7 @@ export class Connection {
   write(frame: string | Buffer): void {
     if (this.socket.readyState !== WebSocket.OPEN) return;
     this.socket.send(frame, { binary: false });
-    if (this.socket.bufferedAmount > this.limits.maxBufferedBytes) {
+    if (this.socket.bufferedAmount > this.maxBufferedBytes) {
       this.close(CloseCode.SlowConsumer, 'slow consumer');
     }
   }
@@ -104,7 +144,16 @@ export class Connection {
   /** Runs a task after every earlier one, so that answers leave in request order. */
   enqueue(task: () => Promise<void> | void): Promise<void> {
     const run = this.queue.then(task);
-    this.queue = run.catch(() => undefined);
+    const queued: Promise<void> = run.then(
+      () => this.settle(queued),
+      () => this.settle(queued),
+    );
+    this.queue = queued;
     return run;
+  }
+
+  /** An idle connection holds no promise of its own. */
+  private settle(queued: Promise<void>): void {
+    if (this.queue === queued) this.queue = IDLE;
   }
 }

@@ -1,5 +1,5 @@
 import { Inject, Logger } from '@nestjs/common';
-import { OnGatewayConnection, OnGatewayDisconnect, WebSocketGateway } from '@nestjs/websockets';
+import { OnGatewayConnection, WebSocketGateway } from '@nestjs/websockets';
 import type { IncomingMessage } from 'node:http';
 import type { RawData, WebSocket } from 'ws';
 import { ClientTokenVerifier, InvalidTokenError } from '../auth/client-token';
@@ -7,7 +7,7 @@ import { ChannelPosition } from '../broker/broker';
 import { BROADCAST, parseChannel, userChannel } from '../common/channel';
 import { CloseCode } from '../common/close-codes';
 import { AppConfig } from '../config/app-config';
-import { Connection } from './connection';
+import { Connection, ConnectionEvents } from './connection';
 import { ConnectionHub } from './connection-hub';
 import { Metrics } from '../metrics/metrics';
 import { Logs } from '../logging/logging.module';
@@ -32,9 +32,8 @@ export const MAX_TOPICS_PER_CONNECTION = 100;
  * `ready`, and its frames are handled one at a time, in order.
  */
 @WebSocketGateway({ path: '/v1/ws' })
-export class NotificationsGateway implements OnGatewayConnection, OnGatewayDisconnect {
+export class NotificationsGateway implements OnGatewayConnection, ConnectionEvents {
   private readonly logger = new Logger(NotificationsGateway.name);
-  private readonly connections = new WeakMap<WebSocket, Connection>();
   private readonly log: PinoLogger;
 
   constructor(
@@ -50,10 +49,13 @@ export class NotificationsGateway implements OnGatewayConnection, OnGatewayDisco
 
   handleConnection(socket: WebSocket, request: IncomingMessage): void {
     const admission = takeAdmission(request);
-    const connection = new Connection(admission.connectionId, socket, admission.identity, {
-      maxBufferedBytes: this.config.wsMaxBufferedBytes,
-    });
-    this.connections.set(socket, connection);
+    const connection = new Connection(
+      admission.connectionId,
+      socket,
+      admission.identity,
+      this.config.wsMaxBufferedBytes,
+      this,
+    );
     this.hub.add(connection);
     this.log.info(
       {
@@ -63,22 +65,15 @@ export class NotificationsGateway implements OnGatewayConnection, OnGatewayDisco
       },
       'connection opened',
     );
-    socket.once('close', (code: number) => {
-      connection.closeCode = code;
-    });
-    socket.on('pong', () => {
-      connection.lastSeen = Date.now();
-    });
-    socket.on('message', (data: RawData, isBinary: boolean) => {
-      connection.lastSeen = Date.now();
-      this.run(connection, () => this.handleFrame(connection, data, isBinary));
-    });
-    this.run(connection, () => this.open(connection, admission.recovery));
+    const { recovery } = admission;
+    this.run(connection, () => this.open(connection, recovery));
   }
 
-  handleDisconnect(socket: WebSocket): void {
-    const connection = this.connections.get(socket);
-    if (!connection) return;
+  frame(connection: Connection, data: RawData, isBinary: boolean): void {
+    this.run(connection, () => this.handleFrame(connection, data, isBinary));
+  }
+
+  closed(connection: Connection): void {
     this.hub.remove(connection);
     const reason = connection.closedWith === undefined ? undefined : CUT_OFF_REASONS[connection.closedWith];
     if (reason) this.metrics.cutOffs.inc({ reason });

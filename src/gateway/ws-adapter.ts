@@ -11,6 +11,8 @@ export const MAX_CLIENT_FRAME_BYTES = 16 * 1024;
 
 const admissions = new WeakMap<IncomingMessage, Admission>();
 
+const log = new Logger('HeraldWsAdapter');
+
 /** Takes the admission the handshake made for this request (set before the `connection` event). */
 export function takeAdmission(request: IncomingMessage): Admission {
   const admission = admissions.get(request);
@@ -26,8 +28,6 @@ export function takeAdmission(request: IncomingMessage): Admission {
  * `@SubscribeMessage` handlers.
  */
 export class HeraldWsAdapter extends WsAdapter {
-  private readonly log = new Logger(HeraldWsAdapter.name);
-
   constructor(
     app: INestApplicationContext,
     private readonly gate: HandshakeGate,
@@ -43,7 +43,7 @@ export class HeraldWsAdapter extends WsAdapter {
       perMessageDeflate: false,
       clientTracking: false,
     });
-    server.on('error', (error) => this.log.error(`websocket server: ${error.message}`));
+    server.on('error', (error) => log.error(`websocket server: ${error.message}`));
     (this.httpServer as import('node:http').Server).on(
       'upgrade',
       (request: IncomingMessage, socket: Duplex, head: Buffer) =>
@@ -54,6 +54,10 @@ export class HeraldWsAdapter extends WsAdapter {
 
   override bindMessageHandlers(_client: unknown, _handlers: MessageMappingProperties[]): void {
     // The gateway reads frames itself (see NotificationsGateway.handleConnection).
+  }
+
+  override bindClientDisconnect(_client: unknown, _callback: () => void): void {
+    // Each Connection reports its own close (ConnectionEvents.closed), without a closure per socket.
   }
 
   /** Clients were already closed with 1012 by the drain; this only stops the server. */
@@ -88,7 +92,7 @@ export class HeraldWsAdapter extends WsAdapter {
         this.accept(server, request, socket, head);
       },
       (error: Error) => {
-        this.log.error(`handshake failed: ${error.message}`);
+        log.error(`handshake failed: ${error.message}`);
         refuse(socket, { status: 500, message: 'handshake failed' });
       },
     );
@@ -96,23 +100,28 @@ export class HeraldWsAdapter extends WsAdapter {
 
   private accept(server: WebSocketServer, request: IncomingMessage, socket: Duplex, head: Buffer): void {
     server.handleUpgrade(request, socket, head, (ws) => {
-      this.logErrors(ws);
+      // From here `ws` owns the socket and its errors.
+      socket.off('error', destroySocket);
+      ws.on('error', logClientError);
       server.emit('connection', ws, request);
     });
   }
-
-  /**
-   * An oversize frame or a protocol error makes `ws` emit `error` (then close): never unhandled.
-   * Made here, not inline, so the listener does not keep the upgrade request alive for the socket's life.
-   */
-  private logErrors(ws: WebSocket): void {
-    ws.on('error', (error) => this.log.debug(`client socket: ${error.message}`));
-  }
 }
 
-/** Kept out of `upgrade` for the same reason as `logErrors`: the listener lives as long as the socket. */
+// Listeners shared by every socket (`this` is the socket), so that none keeps a closure — or the
+// upgrade request — alive for as long as the connection lasts.
+
+/** An oversize frame or a protocol error makes `ws` emit `error` (then close): never unhandled. */
+function logClientError(this: WebSocket, error: Error): void {
+  log.debug(`client socket: ${error.message}`);
+}
+
+function destroySocket(this: Duplex): void {
+  this.destroy();
+}
+
 function destroyOnError(socket: Duplex): void {
-  socket.on('error', () => socket.destroy());
+  socket.on('error', destroySocket);
 }
 
 /** Answers the upgrade request with an HTTP error and a JSON body `{statusCode, error, message}`. */
