@@ -61,6 +61,15 @@ function baseEnv(): Record<string, string> {
   };
 }
 
+/**
+ * BENCH_NODE_ARGS: extra arguments for every server process run by Node (not the load generator),
+ * e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` (each replica writes its profile when stopped).
+ */
+function nodeArgs(launch: ReplicaLaunch): string[] {
+  const extra = process.env.BENCH_NODE_ARGS;
+  return extra && launch.command === process.execPath ? extra.split(' ').filter(Boolean) : [];
+}
+
 async function startReplica(
   launch: ReplicaLaunch,
   label: string,
@@ -68,7 +77,7 @@ async function startReplica(
   secrets: Secrets,
 ): Promise<[number, Managed]> {
   const port = await freePort();
-  const proc = spawnManaged(label, launch.command, launch.args, {
+  const proc = spawnManaged(label, launch.command, [...nodeArgs(launch), ...launch.args], {
     env: { ...baseEnv(), ...launch.env(port, redis.url, secrets) },
     ipc: launch.ipc,
   });

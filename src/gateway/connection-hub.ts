@@ -160,7 +160,7 @@ export class ConnectionHub implements OnModuleInit {
     if (recovered) {
       for (const message of page.messages) connection.write(notificationFrame(message.data));
       this.metrics.replayed.inc({ source: 'recovery' }, page.messages.length);
-      this.metrics.delivered.inc({ kind: kindOf(channel) }, page.messages.length);
+      this.metrics.deliveredOf[kindOf(channel)].inc(page.messages.length);
     }
     this.release(connection, channel, page);
   }
@@ -189,7 +189,7 @@ export class ConnectionHub implements OnModuleInit {
     for (const message of pending) {
       if (this.writeTo(connection, membership, message, notificationFrame(message.data))) written += 1;
     }
-    if (written > 0) this.metrics.delivered.inc({ kind: kindOf(channel) }, written);
+    if (written > 0) this.metrics.deliveredOf[kindOf(channel)].inc(written);
   }
 
   private state(channel: string): ChannelState {
@@ -304,7 +304,7 @@ export class ConnectionHub implements OnModuleInit {
       if (membership.pending) membership.pending.push(message);
       else if (this.writeTo(connection, membership, message, frame)) written += 1;
     }
-    if (written > 0) this.metrics.delivered.inc({ kind: state.kind }, written);
+    if (written > 0) this.metrics.deliveredOf[state.kind].inc(written);
   }
 
   private writeTo(

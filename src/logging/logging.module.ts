@@ -1,5 +1,6 @@
 import { Global, LoggerService, Module } from '@nestjs/common';
 import type { FastifyInstance } from 'fastify';
+import type { Counter } from 'prom-client';
 import { randomUUID } from 'node:crypto';
 import pino, { type Logger } from 'pino';
 import { AppConfig } from '../config/app-config';
@@ -99,14 +100,28 @@ export const requestIds = {
  */
 export function logRequests(fastify: FastifyInstance, logs: Logs, metrics: Metrics): void {
   const log = logs.for('http');
-  fastify.addHook('onRequest', async (request, reply) => {
+  // Counter children by "method route status", labelled once each.
+  const counted = new Map<string, Counter.Internal>();
+  const countOf = (method: string, route: string, status: number) => {
+    const key = `${method} ${route} ${status}`;
+    let counter = counted.get(key);
+    if (!counter) {
+      counter = metrics.httpRequests.labels(method, route, String(status));
+      counted.set(key, counter);
+    }
+    return counter;
+  };
+  // Callback hooks, not async ones: no promise per request.
+  fastify.addHook('onRequest', (request, reply, done) => {
     void reply.header('X-Request-Id', request.id);
+    done();
   });
-  fastify.addHook('onResponse', async (request, reply) => {
-    const route = request.routeOptions.url ?? 'unmatched';
-    metrics.httpRequests.inc({ method: request.method, route, status: String(reply.statusCode) });
+  fastify.addHook('onResponse', (request, reply, done) => {
+    done();
+    countOf(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode).inc();
     if (QUIET_URLS.has(request.url)) return;
     const level = reply.statusCode >= 500 ? 'error' : reply.statusCode >= 400 ? 'warn' : 'info';
+    if (!log.isLevelEnabled(level)) return;
     log[level](
       {
         requestId: request.id,

@@ -37,6 +37,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /**
+   * `published` and `delivered` per kind, labelled once: they move on every notification, and
+   * labelling on each call hashes the labels each time.
+   */
+  readonly publishedOf = byKind(this.published);
+  readonly deliveredOf = byKind(this.delivered);
+
   readonly publishDuration = new Histogram({
     name: 'herald_publish_duration_seconds',
     help: 'Time to store a publish request in every target channel (engine round trip)',
@@ -89,6 +96,14 @@ export class Metrics {
     // Event-loop lag sampled every 100 ms (prom-client's default, 10 ms, wakes an idle replica 100 times a second).
     collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 100 });
   }
+}
+
+function byKind(counter: Counter<'kind'>): Record<ChannelKind, Counter.Internal> {
+  return {
+    user: counter.labels('user'),
+    topic: counter.labels('topic'),
+    broadcast: counter.labels('broadcast'),
+  };
 }
 
 /** The label of a (valid) channel's kind: `user`, `topic` or `broadcast`, from its prefix alone. */

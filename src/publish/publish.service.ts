@@ -168,7 +168,7 @@ export class PublishService {
     deliveries: Delivery[],
     context: PublishContext,
   ): void {
-    for (const { channel } of deliveries) this.metrics.published.inc({ kind: kindOf(channel) });
+    for (const { channel } of deliveries) this.metrics.publishedOf[kindOf(channel)].inc();
     if (!this.log.isLevelEnabled('info')) return;
     this.log.info(
       {
