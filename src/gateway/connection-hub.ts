@@ -7,6 +7,7 @@ import { CloseCode } from '../common/close-codes';
 import { withTimeout } from '../common/timeout';
 import { AppConfig } from '../config/app-config';
 import { Connection, Membership } from './connection';
+import { textFrame } from './ws-frame';
 
 /** How long joining a channel may wait for the engine before the join fails. */
 const SYNC_TIMEOUT_MS = 5000;
@@ -158,7 +159,7 @@ export class ConnectionHub implements OnModuleInit {
       (page.messages.length === 0 || page.messages[0].offset === from.offset + 1);
     connection.send('subscribed', { channel, offset: page.offset, epoch: page.epoch, recovered });
     if (recovered) {
-      for (const message of page.messages) connection.write(notificationFrame(message.data));
+      for (const message of page.messages) connection.write(textFrame(notificationFrame(message.data)));
       this.metrics.replayed.inc({ source: 'recovery' }, page.messages.length);
       this.metrics.deliveredOf[kindOf(channel)].inc(page.messages.length);
     }
@@ -187,7 +188,8 @@ export class ConnectionHub implements OnModuleInit {
     membership.pending = null;
     let written = 0;
     for (const message of pending) {
-      if (this.writeTo(connection, membership, message, notificationFrame(message.data))) written += 1;
+      if (this.writeTo(connection, membership, message, textFrame(notificationFrame(message.data))))
+        written += 1;
     }
     if (written > 0) this.metrics.deliveredOf[kindOf(channel)].inc(written);
   }
@@ -297,8 +299,8 @@ export class ConnectionHub implements OnModuleInit {
     if (message.publishedAt !== undefined)
       this.metrics.deliveryLag.observe((Date.now() - message.publishedAt) / 1000);
     if (state.members.size === 0) return;
-    // One frame, encoded once, written to every member.
-    const frame = Buffer.from(notificationFrame(message.data));
+    // One frame, made once, the same bytes written to every member.
+    const frame = textFrame(notificationFrame(message.data));
     let written = 0;
     for (const [connection, membership] of state.members) {
       if (membership.pending) membership.pending.push(message);
@@ -311,7 +313,7 @@ export class ConnectionHub implements OnModuleInit {
     connection: Connection,
     membership: Membership,
     message: ChannelMessage,
-    frame: string | Buffer,
+    frame: Buffer,
   ): boolean {
     if (message.epoch === membership.epoch && message.offset <= membership.offset) return false;
     membership.offset = message.offset;

@@ -1,8 +1,10 @@
+import type { Duplex } from 'node:stream';
 import WebSocket, { RawData } from 'ws';
 import { ClientIdentity } from '../auth/client-token';
 import { ChannelMessage } from '../broker/broker';
 import { CloseCode } from '../common/close-codes';
 import { encodeFrame, ServerEvents } from './protocol';
+import { textFrame } from './ws-frame';
 
 /** Where one connection stands on one channel. */
 export interface Membership {
@@ -55,8 +57,10 @@ function onClose(this: WebSocket, code: number): void {
 }
 
 /**
- * One client WebSocket. Every frame the server sends leaves through {@link send} or {@link write};
- * nothing else touches the socket.
+ * One client WebSocket. Every data frame the server sends leaves through {@link send} or
+ * {@link write}, as complete frames written to the TCP stream under `ws` (which sends nothing of its
+ * own but control frames: pings and the close): a notification is framed once for all its sockets.
+ * That is safe because `ws` never holds a partly sent message here (no compression, no fragments).
  */
 export class Connection {
   readonly memberships = new Map<string, Membership>();
@@ -70,12 +74,14 @@ export class Connection {
   private queue: Promise<void> = IDLE;
 
   /**
+   * @param stream the TCP stream under `socket` (the upgrade request's socket)
    * @param maxBufferedBytes more unsent bytes than this and the connection is closed with 4008
    * @param events told of the socket's frames and of its close
    */
   constructor(
     readonly id: string,
     private readonly socket: WebSocket,
+    private readonly stream: Duplex,
     private currentIdentity: ClientIdentity,
     private readonly maxBufferedBytes: number,
     readonly events: ConnectionEvents,
@@ -104,13 +110,16 @@ export class Connection {
   }
 
   send<E extends keyof ServerEvents>(event: E, data: ServerEvents[E]): void {
-    this.write(encodeFrame(event, data));
+    this.write(textFrame(encodeFrame(event, data)));
   }
 
-  /** Writes a ready-made text frame; a connection that falls too far behind is cut off (4008). */
-  write(frame: string | Buffer): void {
+  /**
+   * Writes a complete text frame (see {@link textFrame}); a connection that falls too far behind is
+   * cut off (4008). `bufferedAmount` counts these bytes: they queue on the same stream.
+   */
+  write(frame: Buffer): void {
     if (this.socket.readyState !== WebSocket.OPEN) return;
-    this.socket.send(frame, { binary: false });
+    this.stream.write(frame);
     if (this.socket.bufferedAmount > this.maxBufferedBytes) {
       this.close(CloseCode.SlowConsumer, 'slow consumer');
     }

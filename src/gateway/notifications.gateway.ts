@@ -52,6 +52,7 @@ export class NotificationsGateway implements OnGatewayConnection, ConnectionEven
     const connection = new Connection(
       admission.connectionId,
       socket,
+      request.socket,
       admission.identity,
       this.config.wsMaxBufferedBytes,
       this,
