@@ -6,7 +6,8 @@ import { kindOf, Metrics } from '../metrics/metrics';
 import { CloseCode } from '../common/close-codes';
 import { withTimeout } from '../common/timeout';
 import { AppConfig } from '../config/app-config';
-import { Connection, Membership } from './connection';
+import { Connection } from './connection';
+import { MemberList, Membership } from './membership';
 import { textFrame } from './ws-frame';
 
 /** How long joining a channel may wait for the engine before the join fails. */
@@ -26,7 +27,7 @@ class ChannelState {
   catchingUp = false;
   /** Messages that arrived while the position was unknown or a gap was being filled. */
   held: ChannelMessage[] | null = null;
-  readonly members = new Map<Connection, Membership>();
+  readonly members = new MemberList();
   ready: Promise<void> = SYNCED;
   /** The metrics label, worked out once. */
   readonly kind: ChannelKind;
@@ -86,7 +87,7 @@ export class ConnectionHub implements OnModuleInit {
   /** Takes a closed connection off every channel. */
   remove(connection: Connection): void {
     if (this.connections.delete(connection)) this.metrics.connections.dec();
-    for (const channel of [...connection.memberships.keys()]) this.leave(connection, channel);
+    for (const { channel } of connection.memberships()) this.leave(connection, channel);
   }
 
   /** Closes every connection with `code` (graceful shutdown). */
@@ -105,11 +106,11 @@ export class ConnectionHub implements OnModuleInit {
    */
   async enter(connection: Connection, channel: string): Promise<void> {
     const state = this.state(channel);
-    let membership = connection.memberships.get(channel);
+    let membership = connection.membership(channel);
     if (!membership) {
-      membership = { offset: 0, epoch: '', pending: [] };
-      connection.memberships.set(channel, membership);
-      state.members.set(connection, membership);
+      membership = new Membership(connection, channel);
+      connection.addMembership(membership);
+      state.members.add(membership);
       this.metrics.subscriptions.inc({ kind: state.kind });
     }
     membership.pending ??= [];
@@ -129,7 +130,7 @@ export class ConnectionHub implements OnModuleInit {
 
   /** Where the connection stands on the channel; undefined when it is not on it. */
   membership(connection: Connection, channel: string): Membership | undefined {
-    return connection.memberships.get(channel);
+    return connection.membership(channel);
   }
 
   /**
@@ -151,7 +152,7 @@ export class ConnectionHub implements OnModuleInit {
    */
   async recover(connection: Connection, channel: string, from: ChannelPosition): Promise<void> {
     const page = await this.broker.history(channel, from.offset, this.config.historySize);
-    if (!connection.memberships.has(channel)) return;
+    if (!connection.membership(channel)) return;
     const recovered =
       page.epoch === from.epoch &&
       from.offset <= page.offset &&
@@ -168,11 +169,10 @@ export class ConnectionHub implements OnModuleInit {
 
   /** Takes the connection off the channel; the last one out ends this replica's interest. */
   leave(connection: Connection, channel: string): void {
-    connection.memberships.delete(channel);
+    const membership = connection.removeMembership(channel);
+    if (membership?.list?.remove(membership)) this.metrics.subscriptions.dec({ kind: kindOf(channel) });
     const state = this.channels.get(channel);
-    if (!state) return;
-    if (state.members.delete(connection)) this.metrics.subscriptions.dec({ kind: state.kind });
-    if (state.members.size === 0 && !state.pinned) {
+    if (state && state.members.size === 0 && !state.pinned) {
       this.channels.delete(channel);
       this.broker.unsubscribe(channel);
     }
@@ -180,7 +180,7 @@ export class ConnectionHub implements OnModuleInit {
 
   /** Writes what the membership held back that is newer than `position`, then delivers live. */
   private release(connection: Connection, channel: string, position: ChannelPosition): void {
-    const membership = connection.memberships.get(channel);
+    const membership = connection.membership(channel);
     if (!membership) return;
     const pending = membership.pending ?? [];
     membership.offset = position.offset;
@@ -302,9 +302,11 @@ export class ConnectionHub implements OnModuleInit {
     // One frame, made once, the same bytes written to every member.
     const frame = textFrame(notificationFrame(message.data));
     let written = 0;
-    for (const [connection, membership] of state.members) {
+    let next: Membership | null;
+    for (let membership = state.members.first; membership; membership = next) {
+      next = membership.nextOnChannel;
       if (membership.pending) membership.pending.push(message);
-      else if (this.writeTo(connection, membership, message, frame)) written += 1;
+      else if (this.writeTo(membership.connection, membership, message, frame)) written += 1;
     }
     if (written > 0) this.metrics.deliveredOf[state.kind].inc(written);
   }

@@ -1,22 +1,10 @@
 import type { Duplex } from 'node:stream';
 import WebSocket, { RawData } from 'ws';
 import { ClientIdentity } from '../auth/client-token';
-import { ChannelMessage } from '../broker/broker';
 import { CloseCode } from '../common/close-codes';
 import { encodeFrame, ServerEvents } from './protocol';
+import { Membership } from './membership';
 import { textFrame } from './ws-frame';
-
-/** Where one connection stands on one channel. */
-export interface Membership {
-  /** The last offset (in `epoch`) written to this connection on the channel. */
-  offset: number;
-  epoch: string;
-  /**
-   * While the connection is joining or recovering the channel, live messages wait here instead of
-   * being written, so that the replay and the live stream meet with no gap and no duplicate.
-   */
-  pending: ChannelMessage[] | null;
-}
 
 /** What the owner of the connections (the gateway) hears about them. */
 export interface ConnectionEvents {
@@ -63,7 +51,8 @@ function onClose(this: WebSocket, code: number): void {
  * That is safe because `ws` never holds a partly sent message here (no compression, no fragments).
  */
 export class Connection {
-  readonly memberships = new Map<string, Membership>();
+  /** The channels this connection is on, as a list through `Membership.nextOfConnection`. */
+  private firstMembership: Membership | null = null;
   /** ms since the epoch of the last frame or pong from the client. */
   lastSeen = Date.now();
   /** The code this server closed the connection with, if it did. */
@@ -90,6 +79,37 @@ export class Connection {
     socket.on('message', onMessage);
     socket.on('pong', onPong);
     socket.on('close', onClose);
+  }
+
+  /** Its membership of the channel; undefined when it is not on it. */
+  membership(channel: string): Membership | undefined {
+    for (let m = this.firstMembership; m; m = m.nextOfConnection) if (m.channel === channel) return m;
+    return undefined;
+  }
+
+  /** Every membership (a copy: leaving channels while going through it is fine). */
+  memberships(): Membership[] {
+    const all: Membership[] = [];
+    for (let m = this.firstMembership; m; m = m.nextOfConnection) all.push(m);
+    return all;
+  }
+
+  addMembership(membership: Membership): void {
+    membership.nextOfConnection = this.firstMembership;
+    this.firstMembership = membership;
+  }
+
+  /** Takes the channel's membership off this connection and returns it. */
+  removeMembership(channel: string): Membership | undefined {
+    let previous: Membership | null = null;
+    for (let m = this.firstMembership; m; previous = m, m = m.nextOfConnection) {
+      if (m.channel !== channel) continue;
+      if (previous) previous.nextOfConnection = m.nextOfConnection;
+      else this.firstMembership = m.nextOfConnection;
+      m.nextOfConnection = null;
+      return m;
+    }
+    return undefined;
   }
 
   get identity(): ClientIdentity {

@@ -249,7 +249,7 @@ export class NotificationsGateway implements OnGatewayConnection, ConnectionEven
 
   private topicCount(connection: Connection): number {
     let count = 0;
-    for (const channel of connection.memberships.keys()) if (channel.startsWith('topic:')) count += 1;
+    for (const { channel } of connection.memberships()) if (channel.startsWith('topic:')) count += 1;
     return count;
   }
 }
