@@ -71,10 +71,21 @@ const VALIDATION: ValidatorOptions = {
 const PLAIN_TYPES: unknown[] = [String, Number, Boolean, Array, Object];
 
 /**
- * Request bodies are checked against their DTO class with class-validator: unknown fields refused,
- * one message string naming every bad field. Unlike Nest's ValidationPipe it does not run
- * class-transformer: the DTOs are flat (payloads are any JSON, batch items are checked one by one),
- * so the parsed body only needs the DTO's prototype — which saves a fifth of a publish's CPU.
+ * A DTO class on a hot path checks bodies itself (see PublishNotificationDto): the body as the DTO,
+ * or its problems.
+ */
+interface SelfValidating<T> {
+  validate(body: Record<string, unknown>): T | string[];
+}
+
+const selfValidating = <T>(dto: object): dto is SelfValidating<T> =>
+  typeof (dto as Partial<SelfValidating<T>>).validate === 'function';
+
+/**
+ * Request bodies are checked against their DTO class: unknown fields refused, one message string
+ * naming every bad field. Most DTOs are checked by their class-validator decorators; unlike Nest's
+ * ValidationPipe this does not run class-transformer: the DTOs are flat (payloads are any JSON, batch
+ * items are checked one by one), so the parsed body only needs the DTO's prototype.
  */
 export class RequestValidationPipe implements PipeTransform {
   transform(value: unknown, { metatype }: ArgumentMetadata): unknown {
@@ -86,6 +97,11 @@ export class RequestValidationPipe implements PipeTransform {
   check<T extends object>(value: unknown, dto: new () => T): T {
     if (typeof value !== 'object' || value === null || Array.isArray(value)) {
       throw new BadRequestException('the body must be a JSON object');
+    }
+    if (selfValidating<T>(dto)) {
+      const checked = dto.validate(value as Record<string, unknown>);
+      if (Array.isArray(checked)) throw new BadRequestException(checked.join('; '));
+      return checked;
     }
     const entity = Object.create(dto.prototype as object) as Record<string, unknown>;
     for (const [key, field] of Object.entries(value)) {

@@ -1,21 +1,37 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { ArrayMaxSize, ArrayMinSize, IsArray, IsObject, IsOptional, IsString, Length } from 'class-validator';
-import { PublishNotificationDto } from './publish-notification.dto';
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsObject } from 'class-validator';
+import {
+  checkPublish,
+  isAbsent,
+  lengthProblem,
+  PUBLISH_FIELDS,
+  PublishNotificationDto,
+} from './publish-notification.dto';
 
 /** The most notifications one batch request may carry. */
 export const MAX_BATCH_ITEMS = 1000;
+
+const MAX_IDEMPOTENCY_KEY_LENGTH = 200;
+const BATCH_ITEM_FIELDS: ReadonlySet<string> = new Set([...PUBLISH_FIELDS, 'idempotencyKey']);
 
 /** One item of a batch: a publish body, with its own optional idempotency key. */
 export class BatchItemDto extends PublishNotificationDto {
   @ApiPropertyOptional({
     minLength: 1,
-    maxLength: 200,
+    maxLength: MAX_IDEMPOTENCY_KEY_LENGTH,
     description: 'like the Idempotency-Key header, for this item',
   })
-  @IsOptional()
-  @Length(1, 200)
-  @IsString()
   idempotencyKey?: string;
+
+  static override validate(body: Record<string, unknown>): BatchItemDto | string[] {
+    const problems = checkPublish(body, BATCH_ITEM_FIELDS);
+    const key = body.idempotencyKey;
+    const keyProblem = isAbsent(key)
+      ? undefined
+      : lengthProblem('idempotencyKey', key, MAX_IDEMPOTENCY_KEY_LENGTH);
+    if (keyProblem) problems.push(keyProblem);
+    return problems.length > 0 ? problems : (body as unknown as BatchItemDto);
+  }
 }
 
 /**

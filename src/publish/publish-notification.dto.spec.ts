@@ -1,5 +1,6 @@
 import { BadRequestException } from '@nestjs/common';
 import { RequestValidationPipe } from '../common/http-errors';
+import { BatchItemDto } from './publish-batch.dto';
 import { PublishNotificationDto } from './publish-notification.dto';
 import { targetChannels } from './publish.service';
 
@@ -39,6 +40,40 @@ describe(PublishNotificationDto.name, () => {
     await expect(validate({ users: ['a'], type: 't', payload })).resolves.toMatchObject({ payload });
   });
 
+  it('accepts null for the optional fields', async () => {
+    const body = { users: ['a'], topics: null, broadcast: null, type: 't', payload: 1 };
+    await expect(validate(body)).resolves.toMatchObject(body);
+  });
+
+  it.each([
+    [{ users: 'a', type: 't', payload: 1 }, 'users must be an array'],
+    [
+      { users: Array(10001).fill('a'), type: 't', payload: 1 },
+      'users must contain no more than 10000 elements',
+    ],
+    [{ users: [''], type: 't', payload: 1 }, 'each of users must be 1-200 characters'],
+    [{ users: ['a'.repeat(201)], type: 't', payload: 1 }, 'each of users must be 1-200 characters'],
+    [{ users: ['a\u0007b'], type: 't', payload: 1 }, 'users must not contain control characters'],
+    [
+      { topics: ['a b'], type: 't', payload: 1 },
+      'each of topics must be 1-200 characters of [A-Za-z0-9._:-]',
+    ],
+    [{ topics: [1], type: 't', payload: 1 }, 'each value in topics must be a string'],
+    [{ broadcast: 'yes', type: 't', payload: 1 }, 'broadcast must be a boolean value'],
+    [{ users: ['a'], type: '', payload: 1 }, 'type must be longer than or equal to 1 characters'],
+    [
+      { users: ['a'], type: 'x'.repeat(101), payload: 1 },
+      'type must be shorter than or equal to 100 characters',
+    ],
+    [{ users: ['a'], type: 't' }, 'payload is required (any JSON value)'],
+    [
+      { users: [1], type: 1, extra: 1 },
+      'property extra should not exist; each value in users must be a string; type must be a string; payload is required (any JSON value)',
+    ],
+  ])('refuses %j with the message %j', async (body, message) => {
+    expect(await messageOf(body)).toBe(message);
+  });
+
   it.each([
     [{ users: ['a'], type: 't', payload: 1, extra: true }, 'extra'],
     [{ users: [42], type: 't', payload: 1 }, 'users'],
@@ -50,6 +85,24 @@ describe(PublishNotificationDto.name, () => {
     [{ users: ['a'], payload: 1 }, 'type'],
   ])('refuses %j naming the field', async (body, field) => {
     expect(await messageOf(body)).toContain(field);
+  });
+});
+
+describe(BatchItemDto.name, () => {
+  const check = (body: Record<string, unknown>) => BatchItemDto.validate(body);
+
+  it('takes an idempotency key of 1-200 characters', () => {
+    const item = { users: ['a'], type: 't', payload: 1, idempotencyKey: 'k-1' };
+    expect(check(item)).toBe(item);
+    expect(check({ ...item, idempotencyKey: '' })).toEqual([
+      'idempotencyKey must be longer than or equal to 1 characters',
+    ]);
+    expect(check({ ...item, idempotencyKey: 7 })).toEqual(['idempotencyKey must be a string']);
+  });
+
+  it('refuses an idempotency key on a plain publish body', () => {
+    const item = { users: ['a'], type: 't', payload: 1, idempotencyKey: 'k-1' };
+    expect(PublishNotificationDto.validate(item)).toEqual(['property idempotencyKey should not exist']);
   });
 });
 
