@@ -87,6 +87,14 @@ export abstract class Broker {
   /** The channel's position and up to `limit` stored messages with offset > `after`. */
   abstract history(channel: string, after: number, limit: number): Promise<HistoryPage>;
 
+  /**
+   * Ends the channel's history life if it is still in `epoch`: the next message starts a new epoch at
+   * offset 1. For when the engine reused offsets that replicas had already delivered (Redis lost its
+   * last writes in a crash between AOF fsyncs): clients then learn of the loss (`recovered: false`)
+   * instead of dropping the reused offsets as duplicates. Resolves true when this call ended it.
+   */
+  abstract endLife(channel: string, epoch: string): Promise<boolean>;
+
   /** Starts delivering the channel's messages to this replica's listeners. */
   abstract subscribe(channel: string): Promise<void>;
 

@@ -74,6 +74,12 @@ export class MemoryBroker extends Broker {
     return Promise.resolve({ offset: stored.offset, epoch: stored.epoch, messages });
   }
 
+  endLife(channel: string, epoch: string): Promise<boolean> {
+    const ended = this.channels.get(channel)?.epoch === epoch;
+    if (ended) this.channels.delete(channel);
+    return Promise.resolve(ended);
+  }
+
   subscribe(channel: string): Promise<void> {
     this.subscribed.add(channel);
     return Promise.resolve();

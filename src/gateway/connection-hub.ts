@@ -23,6 +23,13 @@ class ChannelState {
   /** The last message dispatched on this replica (offset within epoch). */
   offset = 0;
   epoch = '';
+  /**
+   * The data of the message at `offset` when this replica dispatched it (null when the position was
+   * learnt otherwise): a different message arriving at that offset in the same epoch means the engine
+   * reused offsets (see {@link ConnectionHub.offsetsReused}).
+   */
+  lastData: string | null = null;
+  endingLife = false;
   synced = false;
   catchingUp = false;
   /** Messages that arrived while the position was unknown or a gap was being filled. */
@@ -213,6 +220,7 @@ export class ConnectionHub implements OnModuleInit {
       const position = await this.broker.history(state.name, Number.MAX_SAFE_INTEGER, 0);
       state.offset = position.offset;
       state.epoch = position.epoch;
+      state.lastData = null;
       state.synced = true;
       state.ready = SYNCED;
     } catch (error) {
@@ -236,6 +244,10 @@ export class ConnectionHub implements OnModuleInit {
       return;
     }
     if (message.epoch === state.epoch) {
+      if (message.offset === state.offset && state.lastData !== null && message.data !== state.lastData) {
+        void this.offsetsReused(state);
+        return;
+      }
       if (message.offset <= state.offset) return;
       if (message.offset === state.offset + 1) {
         this.deliver(state, message);
@@ -271,6 +283,7 @@ export class ConnectionHub implements OnModuleInit {
         page = await this.broker.history(state.name, 0, this.config.historySize);
         state.epoch = page.epoch;
         state.offset = page.messages.length > 0 ? page.messages[0].offset - 1 : page.offset;
+        state.lastData = null;
       }
       let caughtUp = 0;
       for (const message of page.messages) {
@@ -280,7 +293,10 @@ export class ConnectionHub implements OnModuleInit {
         }
       }
       if (caughtUp > 0) this.metrics.replayed.inc({ source: 'catch_up' }, caughtUp);
-      state.offset = Math.max(state.offset, page.offset);
+      if (page.offset > state.offset) {
+        state.offset = page.offset;
+        state.lastData = null;
+      }
     } catch (error) {
       this.logger.warn(`catching up ${state.name} failed: ${(error as Error).message}`);
       setTimeout(() => {
@@ -296,6 +312,7 @@ export class ConnectionHub implements OnModuleInit {
   private deliver(state: ChannelState, message: ChannelMessage): void {
     state.offset = message.offset;
     state.epoch = message.epoch;
+    state.lastData = message.data;
     if (message.publishedAt !== undefined)
       this.metrics.deliveryLag.observe((Date.now() - message.publishedAt) / 1000);
     if (state.members.size === 0) return;
@@ -327,6 +344,29 @@ export class ConnectionHub implements OnModuleInit {
       // One broken socket never stops delivery to the others.
       this.logger.warn(`write to connection ${connection.id} failed: ${(error as Error).message}`);
       return false;
+    }
+  }
+
+  /**
+   * The engine stored a different message at an offset this replica already dispatched, in the same
+   * epoch: it lost writes that were delivered (a Redis crash between AOF fsyncs) and is reusing their
+   * offsets, which clients would drop as duplicates. Ending the channel's life makes its next message
+   * start a new epoch, so every client learns of the loss (`recovered: false`) instead.
+   */
+  private async offsetsReused(state: ChannelState): Promise<void> {
+    if (state.endingLife) return;
+    state.endingLife = true;
+    try {
+      const ended = await this.broker.endLife(state.name, state.epoch);
+      this.logger.warn(
+        `${state.name}: the engine reused offsets up to ${state.offset} of epoch ${state.epoch} ` +
+          `(it lost delivered notifications)${ended ? '; a new epoch starts with the next notification' : ''}`,
+      );
+      if (ended) this.metrics.historyLosses.inc();
+    } catch (error) {
+      this.logger.warn(`ending ${state.name}'s history life failed: ${(error as Error).message}`);
+    } finally {
+      state.endingLife = false;
     }
   }
 

@@ -79,6 +79,12 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly historyLosses = new Counter({
+    name: 'herald_history_losses_total',
+    help: 'Channels whose engine reused offsets this replica had delivered (Redis lost acknowledged writes); each got a new epoch',
+    registers: [this.registry],
+  });
+
   readonly httpRequests = new Counter({
     name: 'herald_http_requests_total',
     help: 'HTTP requests answered, by method, route and status (e.g. publish 429s and 503s)',

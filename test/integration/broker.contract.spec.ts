@@ -187,6 +187,19 @@ describe.each([memoryEngine, redisEngine])('Broker contract', (makeEngine) => {
       expect(second.epoch).not.toBe(first.epoch);
     });
 
+    it('ends a life only while it is still in the given epoch', async () => {
+      const channel = aChannel();
+      const [first] = await sut.publish(aDraft(1), [channel]);
+      await sut.publish(aDraft(2), [channel]);
+      expect(await sut.endLife(channel, 'another-epoch')).toBe(false);
+      expect((await sut.history(channel, 0, 10)).offset).toBe(2);
+      expect(await sut.endLife(channel, first.epoch)).toBe(true);
+      const [next] = await sut.publish(aDraft(3), [channel]);
+      expect(next.offset).toBe(1);
+      expect(next.epoch).not.toBe(first.epoch);
+      expect(await sut.endLife(channel, first.epoch)).toBe(false);
+    });
+
     it('orders concurrent publishers on one channel without gaps or duplicates', async () => {
       const channel = aChannel();
       const other = await engine.peer(sut);

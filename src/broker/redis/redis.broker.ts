@@ -25,6 +25,7 @@ declare module 'ioredis' {
   interface RedisCommander<Context> {
     heraldPublish(...args: (string | number)[]): Result<PublishReply, Context>;
     heraldHistory(...args: (string | number)[]): Result<HistoryReply, Context>;
+    heraldEndLife(...args: string[]): Result<number, Context>;
   }
 }
 
@@ -69,6 +70,7 @@ export class RedisBroker extends Broker {
     super();
     commands.defineCommand('heraldPublish', { numberOfKeys: 3, lua: script('publish.lua') });
     commands.defineCommand('heraldHistory', { numberOfKeys: 2, lua: script('history.lua') });
+    commands.defineCommand('heraldEndLife', { numberOfKeys: 2, lua: script('end-life.lua') });
     subscriber.on('message', (pubsubChannel: string, message: string) =>
       this.receive(pubsubChannel, message),
     );
@@ -126,6 +128,11 @@ export class RedisBroker extends Broker {
       messages.push({ channel, offset: parseInt(flat[i], 10), epoch, data: flat[i + 1] });
     }
     return { epoch, offset: Number(offset), messages };
+  }
+
+  async endLife(channel: string, epoch: string): Promise<boolean> {
+    const keys = channelKeys(channel);
+    return (await engineCall(() => this.commands.heraldEndLife(keys.meta, keys.history, epoch))) === 1;
   }
 
   subscribe(channel: string): Promise<void> {
