@@ -24,11 +24,11 @@ class ChannelState {
   offset = 0;
   epoch = '';
   /**
-   * The data of the message at `offset` when this replica dispatched it (null when the position was
-   * learnt otherwise): a different message arriving at that offset in the same epoch means the engine
-   * reused offsets (see {@link ConnectionHub.offsetsReused}).
+   * The notification at `offset` when this replica dispatched it ({@link notificationKey}; 0 when the
+   * position was learnt otherwise): a different one arriving at that offset in the same epoch means the
+   * engine reused offsets (see {@link ConnectionHub.offsetsReused}).
    */
-  lastData: string | null = null;
+  lastKey = 0;
   endingLife = false;
   synced = false;
   catchingUp = false;
@@ -220,7 +220,7 @@ export class ConnectionHub implements OnModuleInit {
       const position = await this.broker.history(state.name, Number.MAX_SAFE_INTEGER, 0);
       state.offset = position.offset;
       state.epoch = position.epoch;
-      state.lastData = null;
+      state.lastKey = 0;
       state.synced = true;
       state.ready = SYNCED;
     } catch (error) {
@@ -244,7 +244,11 @@ export class ConnectionHub implements OnModuleInit {
       return;
     }
     if (message.epoch === state.epoch) {
-      if (message.offset === state.offset && state.lastData !== null && message.data !== state.lastData) {
+      if (
+        message.offset === state.offset &&
+        state.lastKey !== 0 &&
+        notificationKey(message.data) !== state.lastKey
+      ) {
         void this.offsetsReused(state);
         return;
       }
@@ -279,11 +283,13 @@ export class ConnectionHub implements OnModuleInit {
     state.catchingUp = true;
     try {
       let page = await this.broker.history(state.name, state.offset, this.config.historySize);
+      // The engine is behind what this replica dispatched, in the same epoch: it lost writes.
+      if (page.epoch === state.epoch && page.offset < state.offset) void this.offsetsReused(state);
       if (page.epoch !== state.epoch) {
         page = await this.broker.history(state.name, 0, this.config.historySize);
         state.epoch = page.epoch;
         state.offset = page.messages.length > 0 ? page.messages[0].offset - 1 : page.offset;
-        state.lastData = null;
+        state.lastKey = 0;
       }
       let caughtUp = 0;
       for (const message of page.messages) {
@@ -295,7 +301,7 @@ export class ConnectionHub implements OnModuleInit {
       if (caughtUp > 0) this.metrics.replayed.inc({ source: 'catch_up' }, caughtUp);
       if (page.offset > state.offset) {
         state.offset = page.offset;
-        state.lastData = null;
+        state.lastKey = 0;
       }
     } catch (error) {
       this.logger.warn(`catching up ${state.name} failed: ${(error as Error).message}`);
@@ -312,7 +318,7 @@ export class ConnectionHub implements OnModuleInit {
   private deliver(state: ChannelState, message: ChannelMessage): void {
     state.offset = message.offset;
     state.epoch = message.epoch;
-    state.lastData = message.data;
+    state.lastKey = notificationKey(message.data);
     if (message.publishedAt !== undefined)
       this.metrics.deliveryLag.observe((Date.now() - message.publishedAt) / 1000);
     if (state.members.size === 0) return;
@@ -348,10 +354,11 @@ export class ConnectionHub implements OnModuleInit {
   }
 
   /**
-   * The engine stored a different message at an offset this replica already dispatched, in the same
-   * epoch: it lost writes that were delivered (a Redis crash between AOF fsyncs) and is reusing their
-   * offsets, which clients would drop as duplicates. Ending the channel's life makes its next message
-   * start a new epoch, so every client learns of the loss (`recovered: false`) instead.
+   * The engine stored a different message at an offset this replica already dispatched, or is behind
+   * that offset, in the same epoch: it lost writes that were delivered (a Redis crash between AOF
+   * fsyncs) and is reusing their offsets, which clients would drop as duplicates. Ending the channel's
+   * life makes its next message start a new epoch, so every client learns of the loss
+   * (`recovered: false`) instead. Retried while the engine is unreachable.
    */
   private async offsetsReused(state: ChannelState): Promise<void> {
     if (state.endingLife) return;
@@ -365,6 +372,9 @@ export class ConnectionHub implements OnModuleInit {
       if (ended) this.metrics.historyLosses.inc();
     } catch (error) {
       this.logger.warn(`ending ${state.name}'s history life failed: ${(error as Error).message}`);
+      setTimeout(() => {
+        if (this.channels.get(state.name) === state) void this.offsetsReused(state);
+      }, CATCH_UP_RETRY_MS).unref();
     } finally {
       state.endingLife = false;
     }
@@ -375,4 +385,18 @@ export class ConnectionHub implements OnModuleInit {
     this.logger.log(`subscription link restored; catching up ${this.channels.size} channels`);
     for (const state of this.channels.values()) void this.catchUp(state);
   }
+}
+
+/**
+ * A 32-bit FNV-1a hash of a message's notification id (the data starts `{"id":"…"`): enough to tell
+ * two notifications at one offset apart without keeping either in memory. 0 is kept for "unknown".
+ */
+export function notificationKey(data: string): number {
+  const end = data.indexOf(',');
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < end; i++) {
+    hash ^= data.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return hash >>> 0 || 1;
 }

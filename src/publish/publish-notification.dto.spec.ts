@@ -40,6 +40,10 @@ describe(PublishNotificationDto.name, () => {
     await expect(validate({ users: ['a'], type: 't', payload })).resolves.toMatchObject({ payload });
   });
 
+  it('counts the length of `type` in characters, a surrogate pair as one', async () => {
+    await expect(validate({ users: ['a'], type: '🚚'.repeat(100), payload: 1 })).resolves.toBeDefined();
+  });
+
   it('accepts null for the optional fields', async () => {
     const body = { users: ['a'], topics: null, broadcast: null, type: 't', payload: 1 };
     await expect(validate(body)).resolves.toMatchObject(body);

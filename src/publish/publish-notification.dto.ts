@@ -1,4 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { length } from 'class-validator';
 import { isTopicName, MAX_ID_LENGTH, NO_CONTROL_CHARS } from '../common/channel';
 
 export const MAX_USERS = 10000;
@@ -75,11 +76,14 @@ export function checkPublish(body: Record<string, unknown>, fields: ReadonlySet<
 /** An optional field may be left out or null. */
 export const isAbsent = (value: unknown): boolean => value === undefined || value === null;
 
-/** A required string of 1 to `max` characters. */
+/**
+ * A required string of 1 to `max` characters, counted as class-validator's `@Length` counts them (a
+ * surrogate pair is one character), as the rest of the API does.
+ */
 export function lengthProblem(field: string, value: unknown, max: number): string | undefined {
   if (typeof value !== 'string') return `${field} must be a string`;
-  if (value.length < 1) return `${field} must be longer than or equal to 1 characters`;
-  if (value.length > max) return `${field} must be shorter than or equal to ${max} characters`;
+  if (!length(value, 1)) return `${field} must be longer than or equal to 1 characters`;
+  if (!length(value, 0, max)) return `${field} must be shorter than or equal to ${max} characters`;
   return undefined;
 }
 

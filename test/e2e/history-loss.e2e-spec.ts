@@ -24,19 +24,23 @@ describe('offsets reused after Redis lost acknowledged writes', () => {
     await redis?.stop();
   });
 
-  it('starts a new epoch, so that clients learn of the loss instead of losing notifications silently', async () => {
-    const user = aUserId('lost');
+  /** Three notifications delivered to a connected client, then the channel rolled back to offset 1. */
+  async function deliverThenLoseTwo(label: string) {
+    const user = aUserId(label);
     const client = await connect(app, aToken({ sub: user }));
     clients.push(client);
     for (let n = 1; n <= 3; n++) await publish(app, aNotification([user], { n }));
     const delivered = await client.waitForNotifications(3);
-    const { epoch } = delivered[2];
-
     // What the crash leaves: the channel as it was after offset 1 (meta and stream alike).
     const keys = channelKeys(`user:${user}`);
     const [[, [field, data]]] = await redis.client().xrange(keys.history, '1-0', '1-0');
     await redis.client().multi().del(keys.history).xadd(keys.history, '1-0', field, data).exec();
     await redis.client().hset(keys.meta, 'offset', 1);
+    return { user, client, keys, epoch: delivered[2].epoch };
+  }
+
+  it('starts a new epoch, so that clients learn of the loss instead of losing notifications silently', async () => {
+    const { user, client, keys, epoch } = await deliverThenLoseTwo('lost');
     const reused = await Promise.all([
       publish(app, aNotification([user], { n: 4 })),
       publish(app, aNotification([user], { n: 5 })),
@@ -58,5 +62,17 @@ describe('offsets reused after Redis lost acknowledged writes', () => {
     const back = await connect(app, aToken({ sub: user }), { query: { offset: 3, epoch } });
     clients.push(back);
     expect((await back.nextFrame('subscribed')).data).toMatchObject({ recovered: false, epoch: next.epoch });
+  });
+
+  it('notices the loss when catching up finds the channel behind what it dispatched', async () => {
+    const { user, client, keys } = await deliverThenLoseTwo('behind');
+    // The replica's subscription link drops and comes back (as after the crash): it catches up every
+    // channel from history and finds this one at offset 1, below the 3 it dispatched.
+    await redis.client().client('KILL', 'TYPE', 'pubsub');
+    await waitUntil(async () => (await redis.client().exists(keys.meta)) === 0, 5000, 'the life ended');
+    const [next] = (await publish(app, aNotification([user], { n: 4 }))).body.deliveries ?? [];
+    expect(next.offset).toBe(1);
+    const [newest] = (await client.waitForNotifications(4)).slice(3);
+    expect(newest).toMatchObject({ offset: 1, epoch: next.epoch, payload: { n: 4 } });
   });
 });

@@ -105,7 +105,7 @@ describe.each([
     const publisher = (async () => {
       while (publishing && accepted < 140) {
         if ((await publish(app, aNotification([user], { n: accepted + 1 }))).status === 202) accepted += 1;
-        await sleep(3);
+        await sleep(6);
       }
     })();
     const received: NotificationData[] = [];
