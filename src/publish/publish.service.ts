@@ -67,7 +67,7 @@ export class PublishService {
     idempotencyKey?: string,
   ): Promise<IdempotentOutcome<PublishResult>> {
     if (idempotencyKey === undefined)
-      return this.publish(request, context).then((response) => ({ response, replayed: false }));
+      return this.publishAll([request], context).then(([response]) => ({ response, replayed: false }));
     // Every attempt under one key publishes the same notification id, stored at most once per
     // channel: a retry after a partial failure (503) completes the publish without duplicates.
     return this.idempotent
@@ -153,9 +153,9 @@ export class PublishService {
       channels: targetChannels(request),
       dedupeTtlSeconds: retryable ? this.config.idempotencyTtlSeconds : undefined,
     }));
-    const stopTimer = this.metrics.publishDuration.startTimer();
+    const started = performance.now();
     const deliveries = await this.broker.publishMany(drafts);
-    stopTimer();
+    this.metrics.publishDuration.observe((performance.now() - started) / 1000);
     return drafts.map(({ draft }, i) => {
       this.recordPublished(requests[i], draft.id, deliveries[i], context);
       return { id: draft.id, deliveries: deliveries[i] };

@@ -38,9 +38,10 @@ export const channelKeys = (channel: string) => ({
   meta: `herald:{${channel}}:meta`,
   history: `herald:{${channel}}:history`,
   pubsub: `herald:{${channel}}`,
-  /** Marks that a notification id was stored in the channel (idempotent retries). */
-  stored: (id: string) => `herald:{${channel}}:stored:${id}`,
 });
+
+/** Marks that a notification id was stored in the channel (idempotent retries); same hash slot. */
+const storedKey = (channel: string, id: string): string => `herald:{${channel}}:stored:${id}`;
 
 const PUBSUB_PREFIX = 'herald:{';
 const PROBE_TIMEOUT_MS = 1000;
@@ -87,28 +88,33 @@ export class RedisBroker extends Broker {
     const epoch = newEpoch();
     const now = Date.now();
     // One script call per channel; auto-pipelining sends every call of this tick in one write.
-    const stored = requests.map(({ draft, channels, dedupeTtlSeconds = 0 }) => {
+    const calls: Promise<Delivery>[] = [];
+    for (const { draft, channels, dedupeTtlSeconds = 0 } of requests) {
       const tail = dataTail(draft);
-      return channels.map((channel) => {
+      for (const channel of channels) {
         const keys = channelKeys(channel);
-        return this.commands
-          .heraldPublish(
-            keys.meta,
-            keys.history,
-            keys.stored(draft.id),
-            epoch,
-            this.options.historySize,
-            this.options.historyTtlSeconds,
-            keys.pubsub,
-            dataHead(draft.id, channel),
-            tail,
-            now,
-            dedupeTtlSeconds,
-          )
-          .then(([offset, channelEpoch]): Delivery => ({ channel, offset, epoch: channelEpoch }));
-      });
-    });
-    return engineCall(() => Promise.all(stored.map((deliveries) => Promise.all(deliveries))));
+        calls.push(
+          this.commands
+            .heraldPublish(
+              keys.meta,
+              keys.history,
+              storedKey(channel, draft.id),
+              epoch,
+              this.options.historySize,
+              this.options.historyTtlSeconds,
+              keys.pubsub,
+              dataHead(draft.id, channel),
+              tail,
+              now,
+              dedupeTtlSeconds,
+            )
+            .then(([offset, channelEpoch]): Delivery => ({ channel, offset, epoch: channelEpoch })),
+        );
+      }
+    }
+    const deliveries = await engineCall(() => Promise.all(calls));
+    let next = 0;
+    return requests.map(({ channels }) => deliveries.slice(next, (next += channels.length)));
   }
 
   async history(channel: string, after: number, limit: number): Promise<HistoryPage> {
