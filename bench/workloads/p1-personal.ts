@@ -14,7 +14,7 @@ import {
   waitDelivered,
   withSystem,
 } from './common';
-import { atLeastTimes, atMostTimes, heraldAtMost } from './targets';
+import { atLeastTimes, atMostTimes, ERRORS_ROW, heraldAtMost, LOADGEN_CPU_ROW, LOST_ROW } from './targets';
 import type { Workload } from './workload';
 
 /**
@@ -37,14 +37,8 @@ export const p1: Workload = {
       digits: 0,
       target: atLeastTimes('peer', 1),
     },
-    { key: 'lost', label: 'lost', better: 'none', digits: 0, target: heraldAtMost(0, '0') },
-    {
-      key: 'errors',
-      label: 'errors (publish + connection)',
-      better: 'none',
-      digits: 0,
-      target: heraldAtMost(0, '0'),
-    },
+    LOST_ROW,
+    ERRORS_ROW,
     { key: 'p50', label: 'latency p50 (ms)', better: 'lower', digits: 2 },
     { key: 'p99', label: 'latency p99 (ms)', better: 'lower', digits: 2, target: atMostTimes([['peer', 1]]) },
     { key: 'publishRttP50', label: 'publish round trip p50 (ms)', better: 'lower', digits: 2 },
@@ -57,12 +51,7 @@ export const p1: Workload = {
       target: heraldAtMost(1, '≤ 1'),
     },
     { key: 'redisCpuPerMsg', label: 'Redis CPU µs / delivered', better: 'lower', digits: 1 },
-    {
-      key: 'loadgenCpuPerMsg',
-      label: 'load generator CPU µs / delivered (for reference)',
-      better: 'none',
-      digits: 1,
-    },
+    LOADGEN_CPU_ROW,
     { key: 'rssMiB', label: 'RSS per replica holding clients (MiB)', better: 'lower', digits: 0 },
   ],
   run: (adapter, { sizes: { p1: s } }) =>

@@ -14,7 +14,7 @@ import {
   sum,
   withSystem,
 } from './common';
-import { atMostTimes, heraldAtMost } from './targets';
+import { atMostTimes, ERRORS_ROW, LOST_ROW } from './targets';
 import type { Workload } from './workload';
 
 /**
@@ -41,14 +41,8 @@ export const p2: Workload = {
     { key: 'lastClientMaxMs', label: 'last client has it (ms, worst round)', better: 'lower', digits: 1 },
     { key: 'p50', label: 'latency p50 (ms)', better: 'lower', digits: 1 },
     { key: 'p99', label: 'latency p99 (ms)', better: 'lower', digits: 1 },
-    { key: 'lost', label: 'lost', better: 'none', digits: 0, target: heraldAtMost(0, '0') },
-    {
-      key: 'errors',
-      label: 'errors (publish + connection)',
-      better: 'none',
-      digits: 0,
-      target: heraldAtMost(0, '0'),
-    },
+    LOST_ROW,
+    ERRORS_ROW,
     { key: 'cpuPerMsg', label: 'server CPU µs / delivered (2 replicas)', better: 'lower', digits: 1 },
     { key: 'subscribeSecs', label: 'time to connect + subscribe all (s)', better: 'lower', digits: 1 },
   ],

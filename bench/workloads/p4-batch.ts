@@ -14,7 +14,7 @@ import {
   waitDelivered,
   withSystem,
 } from './common';
-import { heraldAtLeast, heraldAtMost } from './targets';
+import { ERRORS_ROW, heraldAtLeast, LOADGEN_CPU_ROW, LOST_ROW } from './targets';
 import type { Measurement, Workload } from './workload';
 
 /**
@@ -37,23 +37,12 @@ export const p4: Workload = {
       digits: 1,
       target: heraldAtLeast(5, '≥ 5'),
     },
-    { key: 'lost', label: 'lost', better: 'none', digits: 0, target: heraldAtMost(0, '0') },
-    {
-      key: 'errors',
-      label: 'errors (publish + connection)',
-      better: 'none',
-      digits: 0,
-      target: heraldAtMost(0, '0'),
-    },
+    LOST_ROW,
+    ERRORS_ROW,
     { key: 'p50', label: 'latency p50 (ms)', better: 'lower', digits: 1 },
     { key: 'p99', label: 'latency p99 (ms)', better: 'lower', digits: 1 },
     { key: 'cpuPerMsg', label: 'server CPU µs / delivered (2 replicas)', better: 'lower', digits: 1 },
-    {
-      key: 'loadgenCpuPerMsg',
-      label: 'load generator CPU µs / delivered (for reference)',
-      better: 'none',
-      digits: 1,
-    },
+    LOADGEN_CPU_ROW,
   ],
   run: (adapter, { sizes: { p4: s } }) =>
     withSystem(adapter, 2, 'p4', (sys) =>

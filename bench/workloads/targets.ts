@@ -31,3 +31,27 @@ export function atMostTimes(bounds: Array<['peer' | 'floor', number]>): Target {
     },
   };
 }
+
+/** Rows that every publishing workload (P1, P2, P4) reports the same way. */
+export const LOST_ROW: RowSpec = {
+  key: 'lost',
+  label: 'lost',
+  better: 'none',
+  digits: 0,
+  target: heraldAtMost(0, '0'),
+};
+
+export const ERRORS_ROW: RowSpec = {
+  key: 'errors',
+  label: 'errors (publish + connection)',
+  better: 'none',
+  digits: 0,
+  target: heraldAtMost(0, '0'),
+};
+
+export const LOADGEN_CPU_ROW: RowSpec = {
+  key: 'loadgenCpuPerMsg',
+  label: 'load generator CPU µs / delivered (for reference)',
+  better: 'none',
+  digits: 1,
+};

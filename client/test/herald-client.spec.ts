@@ -42,17 +42,22 @@ describe(HeraldClient.name, () => {
 
   afterEach(() => sut.close());
 
-  /** Plays the server up to a caught-up first connection: personal channel at 0 in EPOCH, broadcast at 0. */
-  async function connect(): Promise<FakeSocket> {
-    await waitUntil(() => sockets.length === 1, 'the first socket');
-    const socket = sockets[0];
+  /** Plays the server accepting the socket and sending `ready`. */
+  function acceptAndReady(socket: FakeSocket, connectionId: string): void {
     socket.accept();
     socket.serverSends('ready', {
-      connectionId: 'c1',
+      connectionId,
       userId: 'alice',
       channels: [PERSONAL, 'broadcast'],
       heartbeatMs: 60_000,
     });
+  }
+
+  /** Plays the server up to a caught-up first connection: personal channel at 0 in EPOCH, broadcast at 0. */
+  async function connect(): Promise<FakeSocket> {
+    await waitUntil(() => sockets.length === 1, 'the first socket');
+    const socket = sockets[0];
+    acceptAndReady(socket, 'c1');
     socket.serverSends('subscribed', { channel: PERSONAL, offset: 0, epoch: EPOCH, recovered: false });
     socket.serverSends('subscribed', { channel: 'broadcast', offset: 0, epoch: 'b1', recovered: false });
     return socket;
@@ -129,13 +134,7 @@ describe(HeraldClient.name, () => {
     socket.serverCloses(4008, 'slow consumer');
     await waitUntil(() => sockets.length === 2, 'a reconnect');
     const again = sockets[1];
-    again.accept();
-    again.serverSends('ready', {
-      connectionId: 'c2',
-      userId: 'alice',
-      channels: [PERSONAL, 'broadcast'],
-      heartbeatMs: 60_000,
-    });
+    acceptAndReady(again, 'c2');
 
     expect(new URL(again.url).searchParams.get('offset')).toBe('1');
     expect(new URL(again.url).searchParams.get('epoch')).toBe(EPOCH);
@@ -157,13 +156,7 @@ describe(HeraldClient.name, () => {
   it('delivers a live notification that raced the join answer (at or below the joined position)', async () => {
     await waitUntil(() => sockets.length === 1, 'the first socket');
     const socket = sockets[0];
-    socket.accept();
-    socket.serverSends('ready', {
-      connectionId: 'c1',
-      userId: 'alice',
-      channels: [PERSONAL, 'broadcast'],
-      heartbeatMs: 60_000,
-    });
+    acceptAndReady(socket, 'c1');
     socket.serverSends('subscribed', { channel: PERSONAL, offset: 5, epoch: EPOCH, recovered: false });
 
     socket.serverSends('notification', aNotification(5));

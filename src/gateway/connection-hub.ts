@@ -135,11 +135,6 @@ export class ConnectionHub implements OnModuleInit {
     return state?.synced ? { offset: state.offset, epoch: state.epoch } : undefined;
   }
 
-  /** Where the connection stands on the channel; undefined when it is not on it. */
-  membership(connection: Connection, channel: string): Membership | undefined {
-    return connection.membership(channel);
-  }
-
   /**
    * Starts live delivery from the channel's current position: what was held back and is not newer
    * than that position is dropped (the client is told that position as the newest offset). With

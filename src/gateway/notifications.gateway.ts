@@ -174,7 +174,7 @@ export class NotificationsGateway implements OnGatewayConnection, ConnectionEven
       });
       return;
     }
-    const member = this.hub.membership(connection, channel);
+    const member = connection.membership(channel);
     if (!member && parsed.kind === 'topic' && this.topicCount(connection) >= MAX_TOPICS_PER_CONNECTION) {
       connection.send('error', {
         code: 'too_many_subscriptions',

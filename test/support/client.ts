@@ -1,5 +1,6 @@
 import jwt from 'jsonwebtoken';
 import WebSocket from 'ws';
+import type { NotificationData } from '../../client/src/protocol';
 import { TEST_API_KEY, TEST_JWT_SECRET, TestApp } from './app';
 import { httpRequest, HttpResponse } from './http';
 import { waitUntil } from './wait';
@@ -9,15 +10,8 @@ export interface Frame {
   data: Record<string, unknown>;
 }
 
-export interface NotificationData {
-  id: string;
-  channel: string;
-  offset: number;
-  epoch: string;
-  type: string;
-  payload: unknown;
-  createdAt: string;
-}
+/** The `notification` frame's data, as the SDK types it. */
+export type { NotificationData };
 
 export interface TokenClaims {
   sub?: string;
