@@ -1,43 +1,21 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import type { NotificationData, PublishBody, PublishResponse } from './wire';
 
-/**
- * What the peer and the floor send: a notification of the same JSON shape as Herald's `notification`
- * frame data, so that their clients receive frames of the same size and do the same work. Neither
- * keeps history: `offset` is a per-process counter and `epoch` a per-process random string.
- */
-export interface NotificationData {
-  id: string;
-  channel: string;
-  offset: number;
-  epoch: string;
-  type: string;
-  payload: unknown;
-  createdAt: string;
-}
+export type { NotificationData, PublishResponse };
 
 /** A publish request body, as Herald takes it (`broadcast` is not used by the bench). */
-export interface PublishRequest {
-  users?: string[];
-  topics?: string[];
-  type: string;
-  payload: unknown;
-}
-
-export interface Delivery {
-  channel: string;
-  offset: number;
-  epoch: string;
-}
-
-export interface PublishResponse {
-  id: string;
-  deliveries: Delivery[];
-}
+export type PublishRequest = Omit<PublishBody, 'broadcast'>;
 
 export function targetChannels(body: PublishRequest): string[] {
   return [...(body.users ?? []).map((u) => `user:${u}`), ...(body.topics ?? []).map((t) => `topic:${t}`)];
 }
 
+/**
+ * What the peer and the floor send: a notification of the same JSON shape as Herald's `notification`
+ * frame data (the one wire definition, src/protocol/wire.ts), so that their clients receive frames of
+ * the same size and do the same work. Neither keeps history: `offset` is a per-process counter and
+ * `epoch` a per-process random string.
+ */
 export class NotificationFactory {
   private offset = 0;
   /** 8 characters, like Herald's epochs. */

@@ -8,13 +8,13 @@
 import type {
   ChannelPosition,
   ClientEvents,
+  ErrorCode as ServerErrorCode,
   NotificationData,
-  ServerErrorCode,
   ServerEvents,
   ServerFrame,
-} from './protocol.js';
+} from './wire.js';
 
-export type { ChannelPosition, ServerErrorCode } from './protocol.js';
+export type { ChannelPosition, ErrorCode as ServerErrorCode, NotificationData } from './wire.js';
 
 /** A notification as delivered to the app, with `payload` typed after its `type`. */
 export interface HeraldNotification<

@@ -1,5 +1,5 @@
 import { HeraldClient } from '../src';
-import type { NotificationData } from '../src/protocol';
+import type { NotificationData } from '../src/wire';
 import { type FakeSocket, fakeWebSocketClass } from './support/fake-socket';
 import { aToken } from './support/fake-herald-server';
 import { nextEvent, recordDeliveries, waitUntil } from './support/wait';

@@ -17,4 +17,4 @@ export const CloseCode = {
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 
 /** Error codes carried by `error` frames. */
-export type ErrorCode = 'bad_request' | 'forbidden' | 'too_many_subscriptions' | 'internal';
+export type { ErrorCode } from '../protocol/wire';

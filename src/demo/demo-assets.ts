@@ -10,7 +10,7 @@ const JAVASCRIPT = 'text/javascript; charset=utf-8';
 /**
  * The files of the demo page, by the name they are served under (`page` is `/demo` itself). Plain files
  * from `demo/` at the repository root, and the SDK's ES module build, made by the root `npm run build`.
- * That build is one runtime file: its only import (`./protocol.js`) is type-only and erased by tsc.
+ * That build is one runtime file: its only import (`./wire.js`) is type-only and erased by tsc.
  */
 const ASSETS = {
   page: { file: join(ROOT, 'demo', 'index.html'), contentType: 'text/html; charset=utf-8' },

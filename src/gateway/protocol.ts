@@ -1,28 +1,12 @@
-import { ErrorCode } from '../common/close-codes';
+import type { ClientEvents, ClientFrame, ServerEvents } from '../protocol/wire';
 
 /**
- * The wire protocol (docs/PROTOCOL.md): every frame in both directions is a JSON text frame
- * `{"event": string, "data": object}`. `notification` frames are made by the engine once per stored
- * message (see broker/notification-encoding.ts) and written as they are.
+ * The WebSocket side of the wire protocol (src/protocol/wire.ts, docs/PROTOCOL.md): every frame in
+ * both directions is a JSON text frame `{"event": string, "data": object}`. `notification` frames are
+ * made by the engine once per stored message (see broker/notification-encoding.ts) and written as they
+ * are.
  */
-export interface ServerEvents {
-  ready: { connectionId: string; userId: string; channels: string[]; heartbeatMs: number };
-  subscribed: { channel: string; offset: number; epoch: string; recovered: boolean };
-  unsubscribed: { channel: string };
-  error: { code: ErrorCode; message: string; channel?: string };
-  pong: Record<string, never>;
-  refreshed: { exp: number };
-}
-
-export interface ClientEvents {
-  subscribe: { channel: string; offset?: number; epoch?: string };
-  unsubscribe: { channel: string };
-  ping: Record<string, never>;
-  refresh: { token: string };
-}
-
-export type ClientEvent = keyof ClientEvents;
-export type ClientFrame = { [E in ClientEvent]: { event: E; data: ClientEvents[E] } }[ClientEvent];
+export type { ClientEvents, ClientFrame, ServerEvents };
 
 export function encodeFrame<E extends keyof ServerEvents>(event: E, data: ServerEvents[E]): string {
   return JSON.stringify({ event, data });

@@ -1,6 +1,6 @@
 import jwt from 'jsonwebtoken';
 import WebSocket from 'ws';
-import type { NotificationData } from '../../client/src/protocol';
+import type { NotificationData } from '../../src/protocol/wire';
 import { TEST_API_KEY, TEST_JWT_SECRET, TestApp } from './app';
 import { httpRequest, HttpResponse } from './http';
 import { waitUntil } from './wait';
@@ -10,7 +10,7 @@ export interface Frame {
   data: Record<string, unknown>;
 }
 
-/** The `notification` frame's data, as the SDK types it. */
+/** The `notification` frame's data. */
 export type { NotificationData };
 
 export interface TokenClaims {

@@ -3,7 +3,7 @@ import type { IncomingMessage } from 'http';
 import type { AddressInfo } from 'net';
 import jwt from 'jsonwebtoken';
 import { WebSocket, WebSocketServer } from 'ws';
-import type { ClientEvents, NotificationData, ServerEvents } from '../../src/protocol';
+import type { ClientEvents, NotificationData, ServerEvents } from '../../src/wire';
 
 export const TEST_JWT_SECRET = 'herald-client-test-secret';
 

@@ -1,5 +1,5 @@
 import type { WebSocketConstructor, WebSocketLike } from '../../src';
-import type { ClientEvents, ServerEvents } from '../../src/protocol';
+import type { ClientEvents, ServerEvents } from '../../src/wire';
 
 type Listener = (event?: unknown) => void;
 type ClientFrame = { [E in keyof ClientEvents]: { event: E; data: ClientEvents[E] } }[keyof ClientEvents];
