@@ -1,0 +1,42 @@
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import { AppModule } from './app.module';
+import { RequestValidationPipe } from './common/http-errors';
+import { AppConfig } from './config/app-config';
+import { serveApiDocs } from './docs-setup';
+import { HandshakeGate } from './gateway/handshake';
+import { HeraldWsAdapter } from './gateway/ws-adapter';
+import { logRequests, Logs, NestLogger, requestIds } from './logging/logging.module';
+import { Metrics } from './metrics/metrics';
+
+/** The batch endpoint takes up to 1,000 items (each at most MAX_PAYLOAD_BYTES): its body may be larger. */
+export const BATCH_BODY_LIMIT_BYTES = 16 * 1024 * 1024;
+
+/**
+ * The whole service as one Nest application, configured but not listening: `main.ts` listens on
+ * PORT; tests of the medium tier boot it in-process the same way.
+ */
+export async function createApp(config: AppConfig): Promise<NestFastifyApplication> {
+  const app = await NestFactory.create<NestFastifyApplication>(
+    AppModule.forRoot(config),
+    new FastifyAdapter({ bodyLimit: config.maxPayloadBytes, ...requestIds }),
+    { bufferLogs: true, abortOnError: false },
+  );
+  const logs = app.get(Logs);
+  app.useLogger(new NestLogger(logs));
+  app.useGlobalPipes(new RequestValidationPipe());
+  allowLargerBatchBodies(app);
+  logRequests(app.getHttpAdapter().getInstance(), logs, app.get(Metrics));
+  app.useWebSocketAdapter(new HeraldWsAdapter(app, app.get(HandshakeGate)));
+  serveApiDocs(app);
+  return app;
+}
+
+function allowLargerBatchBodies(app: NestFastifyApplication): void {
+  app
+    .getHttpAdapter()
+    .getInstance()
+    .addHook('onRoute', (route) => {
+      if (route.url === '/v1/notifications/batch') route.bodyLimit = BATCH_BODY_LIMIT_BYTES;
+    });
+}
