@@ -4,8 +4,6 @@ import { AppModule } from './app.module';
 import { RequestValidationPipe } from './common/http-errors';
 import { AppConfig } from './config/app-config';
 import { serveApiDocs } from './docs-setup';
-import { HandshakeGate } from './gateway/handshake';
-import { HeraldWsAdapter } from './gateway/ws-adapter';
 import { logRequests, Logs, NestLogger, requestIds } from './logging/logging.module';
 import { Metrics } from './metrics/metrics';
 
@@ -27,7 +25,6 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
   app.useGlobalPipes(new RequestValidationPipe());
   allowLargerBatchBodies(app);
   logRequests(app.getHttpAdapter().getInstance(), logs, app.get(Metrics));
-  app.useWebSocketAdapter(new HeraldWsAdapter(app, app.get(HandshakeGate)));
   serveApiDocs(app);
   return app;
 }
