@@ -159,6 +159,10 @@ export class ChannelHub implements OnModuleInit, OnApplicationShutdown {
       this.goLive(membership, answer);
       return { answer };
     }
+    // The client has everything up to `from`: what the replay writes goes on from there (and an SSE
+    // event id written meanwhile names that position).
+    membership.offset = from.offset;
+    membership.epoch = from.epoch;
     let page: HistoryPage;
     try {
       page = await this.broker.history(channel, from.offset, this.config.historySize);
