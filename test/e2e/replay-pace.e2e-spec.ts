@@ -18,7 +18,7 @@ const LIVE = 20;
  * Stops reading the socket for `stallMs`, then reads in short bursts (10 ms every 100 ms) until
  * stopped: a mobile client that went quiet, then crawls.
  */
-function readSlowly(socket: Pick<Socket, 'pause' | 'resume'>, stallMs: number): () => void {
+function readSlowly(socket: { pause(): unknown; resume(): unknown }, stallMs: number): () => void {
   socket.pause();
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
