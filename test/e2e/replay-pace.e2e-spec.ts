@@ -1,5 +1,4 @@
 import { request as httpGet, type IncomingMessage } from 'node:http';
-import type { Socket } from 'node:net';
 import WebSocket from 'ws';
 import { aToken, aUserId, post, type NotificationData } from '../support/client';
 import { range, startCluster, TestCluster } from '../support/cluster';
