@@ -120,7 +120,8 @@ export interface PresenceResponse {
 }
 
 /** Where a notification published with `push` stands for one target user. */
-export type DeliveryState = 'pending' | 'delivered' | 'pushed' | 'push_failed' | 'expired' | 'no_subscriptions';
+export type DeliveryState =
+  'pending' | 'delivered' | 'pushed' | 'push_failed' | 'expired' | 'no_subscriptions';
 
 /** `GET /v1/notifications/<id>/status` → 200, for a notification published with `push`. */
 export interface DeliveryStatusResponse {
