@@ -50,7 +50,7 @@ export interface CallOptions {
 
 export interface PublishOptions extends CallOptions {
   /**
-   * The call's Idempotency-Key (1–200 characters; default a new UUID). Calling again with the same key
+   * The call's Idempotency-Key (1–200 printable ASCII characters; default a new UUID). Calling again with the same key
    * and body — after a crash, or after this call threw — delivers nothing twice.
    */
   idempotencyKey?: string;
@@ -115,6 +115,8 @@ interface Call {
 type Attempt<T> = { done: T } | { retry: RetryReason };
 
 interface RetryReason {
+  /** No answer because the call's deadline cut the attempt short (the previous answer says more). */
+  cutByDeadline?: boolean;
   status: number;
   error: string;
   message: string;
@@ -130,7 +132,7 @@ interface Answer {
   requestId?: string;
   retryAfterMs?: number;
   text: string;
-  failure?: { message: string; cause: unknown };
+  failure?: { message: string; cause: unknown; cutByDeadline: boolean };
 }
 
 const USER_AGENT = '@herald/publisher/0.1.0';
@@ -151,7 +153,8 @@ export class HeraldPublisher {
   private readonly fetch: typeof globalThis.fetch;
 
   constructor(private readonly options: HeraldPublisherOptions) {
-    if (!/^https?:\/\//.test(options.url)) throw localError(`url must be http(s)://…, not ${options.url}`);
+    if (!/^https?:\/\/[^/]/.test(options.url) || !URL.canParse(options.url))
+      throw localError(`url must be http(s)://…, not ${options.url}`);
     if (!options.apiKey) throw localError('apiKey is required');
     this.baseUrl = options.url.replace(/\/+$/, '');
     this.maxPayloadBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
@@ -167,7 +170,7 @@ export class HeraldPublisher {
    * users is split by its users into several notifications (see `Published.ids`), sent as one batch.
    */
   async notify(body: PublishBody, options: PublishOptions = {}): Promise<NotifyResult> {
-    const idempotencyKey = options.idempotencyKey ?? randomUUID();
+    const idempotencyKey = callKeyOf(options);
     const call = this.startCall(options);
     const parts = planParts(body, idempotencyKey, this.maxPayloadBytes);
     if (parts.length === 1) {
@@ -192,7 +195,7 @@ export class HeraldPublisher {
    * deadline passed, a 401…): calling again with the same `idempotencyKey` then completes it.
    */
   async notifyMany(bodies: readonly BatchItem[], options: PublishOptions = {}): Promise<NotifyManyResult> {
-    const idempotencyKey = options.idempotencyKey ?? randomUUID();
+    const idempotencyKey = callKeyOf(options);
     const call = this.startCall(options);
     const planned = bodies.map((body, index) => {
       const { idempotencyKey: own, ...publish } = body;
@@ -283,19 +286,19 @@ export class HeraldPublisher {
         const response = await this.send<BatchResponse>(call, 'POST', '/v1/notifications/batch', {
           body: `{"notifications":[${pending.map((index) => json[index]).join(',')}]}`,
         });
+        if (!Array.isArray(response.results) || response.results.length !== pending.length) {
+          throw new HeraldError({
+            kind: 'http',
+            status: 202,
+            error: 'Bad Response',
+            message: `POST /v1/notifications/batch: the answer does not have one result per item (${pending.length})`,
+            retries: call.retries,
+          });
+        }
         const again: number[] = [];
         let reason: RetryReason | undefined;
         pending.forEach((index, i) => {
           const result = response.results[i];
-          if (result === undefined) {
-            throw new HeraldError({
-              kind: 'http',
-              status: 202,
-              error: 'Bad Response',
-              message: `the batch response has ${response.results.length} results for ${pending.length} items`,
-              retries: call.retries,
-            });
-          }
           if (!('error' in result)) results[index] = result;
           else if (RETRYABLE_STATUSES.has(result.error.statusCode)) {
             again.push(index);
@@ -324,10 +327,12 @@ export class HeraldPublisher {
     path: string,
     attempt: () => Promise<Attempt<T>>,
   ): Promise<T> {
+    let lastReason: RetryReason | undefined;
     for (;;) {
       const outcome = await attempt();
       if ('done' in outcome) return outcome.done;
-      const reason = outcome.retry;
+      const reason = outcome.retry.cutByDeadline && lastReason ? lastReason : outcome.retry;
+      lastReason = reason;
       const retry = call.retries + 1;
       const delayMs = retryDelayMs(retry, reason.retryAfterMs, this.retry);
       const outOfRetries = call.retries >= this.retry.maxRetries;
@@ -371,9 +376,8 @@ export class HeraldPublisher {
     { body, headers = {} }: { body?: string; headers?: Record<string, string> },
   ): Promise<Answer> {
     if (call.signal?.aborted) throw abortedError(method, path, call, call.signal.reason);
-    const timeout = AbortSignal.timeout(
-      Math.max(1, Math.min(this.attemptTimeoutMs, call.deadline - Date.now())),
-    );
+    const attemptMs = Math.max(1, Math.min(this.attemptTimeoutMs, call.deadline - Date.now()));
+    const timeout = AbortSignal.timeout(attemptMs);
     const signal = call.signal ? AbortSignal.any([call.signal, timeout]) : timeout;
     try {
       const response = await this.fetch(`${this.baseUrl}${path}`, {
@@ -396,16 +400,30 @@ export class HeraldPublisher {
       };
     } catch (error) {
       if (call.signal?.aborted) throw abortedError(method, path, call, error);
-      const why = timeout.aborted
-        ? `no answer within ${this.attemptTimeoutMs} ms`
-        : describeNetworkError(error);
+      const why = timeout.aborted ? `no answer within ${attemptMs} ms` : describeNetworkError(error);
       return {
         status: 0,
         text: '',
-        failure: { message: `${method} ${this.baseUrl}${path}: ${why}`, cause: error },
+        failure: {
+          message: `${method} ${this.baseUrl}${path}: ${why}`,
+          cause: error,
+          cutByDeadline: timeout.aborted && attemptMs < this.attemptTimeoutMs,
+        },
       };
     }
   }
+}
+
+/**
+ * The call's Idempotency-Key: the caller's, checked (it travels as an HTTP header: 1–200 printable
+ * ASCII characters), or a new UUID.
+ */
+function callKeyOf(options: PublishOptions): string {
+  const key = options.idempotencyKey;
+  if (key === undefined) return randomUUID();
+  if (!/^[\x20-\x7e]{1,200}$/.test(key))
+    throw localError('idempotencyKey must be 1-200 printable ASCII characters');
+  return key;
 }
 
 /** Why an answer that is not a 2xx failed: its error body, or why there was no answer. */
@@ -416,6 +434,7 @@ function reasonOf(answer: Answer): RetryReason {
       error: 'Network Error',
       message: answer.failure.message,
       cause: answer.failure.cause,
+      cutByDeadline: answer.failure.cutByDeadline,
     };
   }
   const body = parseJson(answer.text) as Partial<ErrorBody> | undefined;

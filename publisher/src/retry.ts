@@ -16,7 +16,7 @@ export interface RetryOptions {
   baseDelayMs?: number;
   /** The longest backoff step in ms (default 5,000); a longer `Retry-After` is still honoured. */
   maxDelayMs?: number;
-  /** Most attempts after the first (default unlimited: the deadline ends the retries). */
+  /** Most attempts after the first, over one call (default unlimited: the deadline ends the retries). */
   maxRetries?: number;
 }
 

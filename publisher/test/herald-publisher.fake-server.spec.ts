@@ -207,6 +207,19 @@ describe(HeraldPublisher.name, () => {
     expect(Date.now() - started).toBeLessThan(1000);
   });
 
+  it('reports the last answer, not the cut-off attempt, when the deadline ends an attempt that hangs', async () => {
+    fake = await startFakeHerald([
+      (_, response) => json(response, 503, unavailable),
+      () => undefined, // never answers
+    ]);
+    const sut = aPublisher(fake.url, { deadlineMs: 300 });
+
+    const error = await sut.notify(aNotification(1)).catch((thrown: unknown) => thrown);
+
+    expect(error).toMatchObject({ kind: 'deadline', status: 503, error: 'Service Unavailable', retries: 1 });
+    expect(fake.seen).toHaveLength(2);
+  });
+
   it('turns "fetch failed" into a network HeraldError naming the cause', async () => {
     fake = await startFakeHerald([]);
     const url = fake.url;
@@ -238,6 +251,30 @@ describe(HeraldPublisher.name, () => {
     controller.abort();
 
     expect(await call).toMatchObject({ kind: 'aborted', retries: 1 });
+  });
+
+  it('refuses locally, sending nothing, an Idempotency-Key that cannot be an HTTP header', async () => {
+    fake = await startFakeHerald([]);
+    const sut = aPublisher(fake.url);
+
+    for (const idempotencyKey of ['', 'k'.repeat(201), 'prix-€']) {
+      await expect(sut.notify(aNotification(1), { idempotencyKey })).rejects.toMatchObject({
+        kind: 'local',
+        message: 'idempotencyKey must be 1-200 printable ASCII characters',
+      });
+    }
+    expect(fake.seen).toEqual([]);
+  });
+
+  it('refuses a batch answer without one result per item, without retrying it', async () => {
+    fake = await startFakeHerald([(_, response) => json(response, 202, { results: [accepted('only-one')] })]);
+    const sut = aPublisher(fake.url);
+
+    await expect(sut.notifyMany([1, 2].map(aNotification))).rejects.toMatchObject({
+      kind: 'http',
+      error: 'Bad Response',
+    });
+    expect(fake.seen).toHaveLength(1);
   });
 
   it('encodes channel and user ids in paths and sends the API key', async () => {
