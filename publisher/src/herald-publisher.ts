@@ -135,7 +135,7 @@ interface Answer {
   failure?: { message: string; cause: unknown; cutByDeadline: boolean };
 }
 
-const USER_AGENT = '@herald/publisher/0.1.0';
+const USER_AGENT = '@herald/publisher';
 
 /**
  * A Herald publisher for backend services: one per process, safe to share (keep-alive connections
@@ -202,7 +202,8 @@ export class HeraldPublisher {
       try {
         return planParts(publish, own ?? `${idempotencyKey}:${index}`, this.maxPayloadBytes);
       } catch (error) {
-        return asHeraldError(error);
+        if (error instanceof HeraldError) return error;
+        throw error;
       }
     });
     const parts = planned.flatMap((plan) => (plan instanceof HeraldError ? [] : plan));
@@ -486,11 +487,6 @@ function publishedOf(responses: readonly PublishResponse[]): Published {
     deliveries: responses.flatMap((response) => response.deliveries),
   };
 }
-
-const asHeraldError = (error: unknown): HeraldError =>
-  error instanceof HeraldError
-    ? error
-    : new HeraldError({ kind: 'local', status: 0, error: 'Error', message: String(error), cause: error });
 
 const localError = (message: string): HeraldError =>
   new HeraldError({ kind: 'local', status: 0, error: 'Invalid Options', message });

@@ -37,13 +37,26 @@ export function deriveKey(key: string, part: string): string {
  * `deriveKey(key, 'part<n>')`, the first also carrying `topics` and `broadcast` (so that a topic or the
  * broadcast channel gets it once). Every part is a notification of its own, with its own id.
  * Deterministic: a retry of the same call with the same limits plans the same parts and keys.
- * Throws a `local` HeraldError (413) when no split fits: without users, or when `type`, `payload` and
- * `topics` alone are too large.
+ * Throws a `local` HeraldError: 413 when no split fits (without users, or when `type`, `payload` and
+ * `topics` alone are too large), 400 when the body cannot be JSON (a cycle, a BigInt).
  */
 export function planParts(body: PublishBody, key: string, maxPayloadBytes: number): BatchItem[] {
   const users = body.users ?? [];
   const whole: BatchItem = { ...body, idempotencyKey: key };
-  if (users.length <= MAX_USERS_PER_PUBLISH && jsonBytes(whole) <= maxPayloadBytes) return [whole];
+  let wholeBytes: number;
+  try {
+    wholeBytes = jsonBytes(whole);
+  } catch (error) {
+    // JSON.stringify throws on a cycle or a BigInt.
+    throw new HeraldError({
+      kind: 'local',
+      status: 400,
+      error: 'Bad Request',
+      message: `the publish is not JSON: ${error instanceof Error ? error.message : String(error)}`,
+      cause: error,
+    });
+  }
+  if (users.length <= MAX_USERS_PER_PUBLISH && wholeBytes <= maxPayloadBytes) return [whole];
 
   const rest = omit(body, 'users');
   // Every part is measured as if it carried the topics and the longest derived key: the first does.

@@ -62,6 +62,17 @@ describe(planParts.name, () => {
   });
 });
 
+describe(`${planParts.name} of a body that is not JSON`, () => {
+  it('refuses it locally (400) instead of throwing a bare TypeError', () => {
+    const payload: Record<string, unknown> = {};
+    payload.self = payload;
+    expect(() => planParts(aPublish({ payload }), 'k', LIMIT)).toThrow(
+      expect.objectContaining({ kind: 'local', status: 400 }) as Error,
+    );
+    expect(() => planParts(aPublish({ payload: { n: 1n } }), 'k', LIMIT)).toThrow(HeraldError);
+  });
+});
+
 describe(deriveKey.name, () => {
   it('appends the part to a short ASCII key', () => {
     expect(deriveKey('order-42', 'part3')).toBe('order-42:part3');
