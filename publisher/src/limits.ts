@@ -64,7 +64,8 @@ export function planParts(body: PublishBody, key: string, maxPayloadBytes: numbe
   const groups: string[][] = [];
   let group: string[] = [];
   let groupBytes = 0;
-  for (const user of users) {
+  // Herald drops a repeated user within one publish, not across parts: each goes into one part only.
+  for (const user of new Set(users)) {
     const userBytes = jsonBytes(user);
     if (userBytes > budget) throw tooLarge(maxPayloadBytes, users.length);
     if (group.length > 0 && (groupBytes + 1 + userBytes > budget || group.length === MAX_USERS_PER_PUBLISH)) {

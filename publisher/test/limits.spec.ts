@@ -34,6 +34,12 @@ describe(planParts.name, () => {
     expect(sut.every((part) => part.type === body.type && part.payload === body.payload)).toBe(true);
   });
 
+  it('puts a user listed twice into one part only (Herald dedupes within a publish, not across)', () => {
+    const everyone = users(6000);
+    const sut = planParts(aPublish({ users: [...everyone, ...everyone] }), 'k', LIMIT);
+    expect(sut.flatMap((part) => part.users)).toEqual(everyone);
+  });
+
   it('plans the same parts and keys again for the same call (a retry of the whole call)', () => {
     const body = aPublish({ users: users(4000) });
     expect(planParts(body, 'k', LIMIT)).toEqual(planParts(body, 'k', LIMIT));
