@@ -1,10 +1,18 @@
 import { EventSource } from 'eventsource';
-import { HeraldClient, type HeraldClientEvents, type HeraldNotification } from '../../client/src/index';
+import {
+  HeraldClient,
+  type HeraldClientEvents,
+  type HeraldClientOptions,
+  type HeraldNotification,
+} from '../../client/src/index';
 import type { TestApp } from '../support/app';
 import { aToken, aUserId, publish } from '../support/client';
 import { startCluster, type TestCluster } from '../support/cluster';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy';
-import { waitUntil } from '../support/wait';
+import { sleep, waitUntil } from '../support/wait';
+
+/** At most 100 publishes a second. */
+const PUBLISH_INTERVAL_MS = 10;
 
 /** The `eventsource` package's EventSource, recording the URL of every stream the SDK opened. */
 class RecordedEventSource extends EventSource {
@@ -52,13 +60,14 @@ describe(`${HeraldClient.name} over SSE against two replicas`, () => {
   });
 
   /** An SDK on SSE through the proxy, on its personal channel and `topic`, connected and caught up. */
-  async function aConnectedClient(user: string, topic: string) {
+  async function aConnectedClient(user: string, topic: string, options: Partial<HeraldClientOptions> = {}) {
     const client = new HeraldClient({
       url: `http://127.0.0.1:${proxy.port}/v1/sse`,
       transport: 'sse',
       EventSource: RecordedEventSource,
       token: aToken({ sub: user, topics: ['sse.*'] }),
       reconnectBackoff: { baseMs: 100, capMs: 1000 },
+      ...options,
     });
     sut = client;
     const received: HeraldNotification[] = [];
@@ -77,7 +86,10 @@ describe(`${HeraldClient.name} over SSE against two replicas`, () => {
     return { client, received, events };
   }
 
-  /** Publishes `{seq}` to the user and the topic through B until `stop()`; the accepted ones in order. */
+  /**
+   * Publishes `{seq}` to the user and the topic through B until `stop()`; the accepted ones in order.
+   * Paced, so that a cut of a few seconds stays within HISTORY_SIZE (1000) and is recoverable.
+   */
   function startPublishing(user: string, topic: string) {
     const accepted: Accepted[] = [];
     const refused: number[] = [];
@@ -87,6 +99,7 @@ describe(`${HeraldClient.name} over SSE against two replicas`, () => {
         const response = await publish(b, { users: [user], topics: [topic], type: 'tick', payload: { seq } });
         if (response.status !== 202) refused.push(response.status);
         else accepted.push({ seq, id: response.body.id ?? '' });
+        await sleep(PUBLISH_INTERVAL_MS);
       }
     })();
     const stop = async () => {
@@ -143,6 +156,59 @@ describe(`${HeraldClient.name} over SSE against two replicas`, () => {
     expect(events.error).toEqual([]);
     expect(events.unrecovered).toEqual([]);
   }, 30_000);
+
+  it.each([
+    // Tokens of 4 s are refreshed after half of that, well before the server's expiry check.
+    [
+      'refreshes it before exp (a new stream with lastEventId)',
+      { expiresIn: 4, tokenRefreshMarginMs: 30_000 },
+      [],
+    ],
+    // A refresh margin below zero puts the refresh after the expiry: the server ends each stream first.
+    ['gets a new one after the token_expired event', { expiresIn: 2, tokenRefreshMarginMs: -60_000 }, [4001]],
+  ])(
+    'keeps every notification once and in order when its token runs out: %s',
+    async (_case, { expiresIn, tokenRefreshMarginMs }, closeCodes) => {
+      const user = aUserId('sse-token');
+      const topic = `sse.token.${Date.now().toString(36)}`;
+      const getToken = jest.fn(() => Promise.resolve(aToken({ sub: user, topics: ['sse.*'], expiresIn })));
+      const { received, events } = await aConnectedClient(user, topic, {
+        token: undefined,
+        getToken,
+        tokenRefreshMarginMs,
+      });
+      const streamsBefore = RecordedEventSource.opened.length;
+
+      const publisher = startPublishing(user, topic);
+      try {
+        await waitUntil(
+          () => RecordedEventSource.opened.length >= streamsBefore + 2,
+          10_000,
+          'two new streams',
+        );
+        const acceptedAtLastStream = publisher.accepted.length;
+        await waitUntil(
+          () => publisher.accepted.length >= acceptedAtLastStream + 20,
+          10_000,
+          '20 publishes after',
+        );
+      } finally {
+        await publisher.stop();
+      }
+
+      expect(publisher.refused).toEqual([]);
+      await expectEachOnceInOrder(received, publisher.accepted, user, topic);
+      expect(getToken.mock.calls.length).toBeGreaterThanOrEqual(3);
+      expect([...new Set(events.disconnected.map(({ code }) => code))]).toEqual(closeCodes);
+      expect(events.unrecovered).toEqual([]);
+      expect(events.error).toEqual([]);
+      const reopened = RecordedEventSource.opened
+        .slice(streamsBefore)
+        .map((url) => new URL(url).searchParams);
+      expect(reopened.every((query) => query.get('lastEventId') && query.get('topics') === topic)).toBe(true);
+    },
+    30_000,
+  );
 
   it('ends with every accepted notification, once and in order, after its replica is killed mid-stream', async () => {
     const user = aUserId('sse-kill');
