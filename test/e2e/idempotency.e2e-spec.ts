@@ -1,8 +1,15 @@
 import { OTHER_API_KEY, TestApp } from '../support/app';
-import { aNotification, aToken, aUserId, connect, publish, TestClient } from '../support/client';
+import {
+  aNotification,
+  aToken,
+  aUserId,
+  connect,
+  publish,
+  publishMarker,
+  TestClient,
+} from '../support/client';
 import { TestRedis } from '../support/redis';
 import { startCluster, TestCluster } from '../support/cluster';
-import { sleep } from '../support/wait';
 
 /** Idempotency-Key: a retry, on any replica, returns the first response and delivers nothing new. */
 describe('idempotent publishing', () => {
@@ -46,7 +53,6 @@ describe('idempotent publishing', () => {
     const key = `k-${user}`;
     const first = await publish(a, aNotification([user]), { headers: { 'Idempotency-Key': key } });
     expect(first.headers['idempotent-replayed']).toBeUndefined();
-    await sleep(50);
     const retry = await publish(
       b,
       { payload: { n: 1 }, type: 'test.event', users: [user] },
@@ -104,8 +110,10 @@ describe('idempotent publishing', () => {
     const [late] = await brokenClient.waitForNotifications(1);
     await brokenClient.close();
     expect(late.id).toBe(retried.body.id);
-    await sleep(200);
-    expect(okClient.notifications().map((n) => [n.offset, n.id])).toEqual([[1, retried.body.id]]);
+    const marker = await publishMarker(a, { users: [ok] });
+    expect((await okClient.notificationsBefore(marker)).map((n) => [n.offset, n.id])).toEqual([
+      [1, retried.body.id],
+    ]);
   });
 
   it('refuses a key longer than 200 characters with 400', async () => {
