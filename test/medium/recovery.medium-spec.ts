@@ -1,4 +1,3 @@
-import { startApp, TestApp } from '../support/app';
 import {
   aNotification,
   aToken,
@@ -10,6 +9,7 @@ import {
   TestClient,
 } from '../support/client';
 import { range } from '../support/cluster';
+import { InProcessApp, startInProcessApp } from '../support/in-process';
 import { startRedis, TestRedis } from '../support/redis';
 import { sleep, waitUntil } from '../support/wait';
 
@@ -21,19 +21,19 @@ describe.each([
   ['memory', false],
 ])('recovery (%s engine)', (_engine, withRedis) => {
   let redis: TestRedis | undefined;
-  let app: TestApp;
+  let app: InProcessApp;
   const clients: TestClient[] = [];
   const track = (client: TestClient) => (clients.push(client), client);
 
   beforeAll(async () => {
     redis = withRedis ? await startRedis() : undefined;
-    app = await startApp({ REDIS_URL: redis?.url, HISTORY_SIZE: '150' });
+    app = await startInProcessApp({ redis, env: { HISTORY_SIZE: '150' } });
   });
   afterEach(async () => {
     await Promise.all(clients.splice(0).map((client) => client.close()));
   });
   afterAll(async () => {
-    await app?.kill();
+    await app?.close();
     await redis?.stop();
   });
 
