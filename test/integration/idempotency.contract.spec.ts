@@ -22,7 +22,7 @@ const aDoneRecord = (fingerprint: string, response: unknown = { id: 'n-1', deliv
 describe.each(
   engineTwins<IdempotencyStore>({
     memory: () => new MemoryIdempotencyStore(),
-    redis: (client) => new RedisIdempotencyStore(client),
+    redis: (server) => new RedisIdempotencyStore(server.client()),
   }),
 )(`${IdempotencyStore.name} contract`, (engine) => {
   let sut: IdempotencyStore;

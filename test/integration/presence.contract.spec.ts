@@ -22,7 +22,7 @@ const anEntry = (userId: string, connectionId = `conn-${++counter}`): PresenceEn
 describe.each(
   engineTwins<PresenceRegistry>({
     memory: () => new MemoryPresenceRegistry(),
-    redis: (client) => new RedisPresenceRegistry(client),
+    redis: (server) => new RedisPresenceRegistry(server.client()),
   }),
 )(`${PresenceRegistry.name} contract`, (engine) => {
   let sut: PresenceRegistry;

@@ -21,7 +21,7 @@ const aKey = () => `publish:contract-${process.pid}-${Date.now().toString(36)}-$
 describe.each(
   engineTwins<ThrottlerStorage>({
     memory: () => new MemoryThrottlerStorage(),
-    redis: (client) => new RedisThrottlerStorage(client),
+    redis: (server) => new RedisThrottlerStorage(server.client()),
   }),
 )('ThrottlerStorage contract', (engine) => {
   let sut: ThrottlerStorage;

@@ -1,4 +1,3 @@
-import type Redis from 'ioredis';
 import { startRedis, TestRedis } from './redis';
 
 export type EngineName = 'memory' | 'redis';
@@ -19,8 +18,8 @@ export interface EngineTwin<T> {
 
 export interface TwinFactories<T> {
   memory(): T;
-  /** `client` is a connected ioredis client of its own, closed by teardown. */
-  redis(client: Redis): T | Promise<T>;
+  /** On the suite's redis-server (`server.client()` gives a client of its own, closed by teardown). */
+  redis(server: TestRedis): T | Promise<T>;
   /** Closes an instance before teardown stops the server (e.g. a broker's subscriptions). */
   close?: (instance: T) => Promise<void>;
 }
@@ -50,7 +49,7 @@ export function engineTwins<T>(factories: TwinFactories<T>): EngineTwin<T>[] {
     name: 'redis',
     create: async () => {
       server ??= await startRedis();
-      const instance = await factories.redis(server.client());
+      const instance = await factories.redis(server);
       redisInstances.push(instance);
       return instance;
     },
