@@ -260,7 +260,8 @@ describe('demo page (development)', () => {
         );
         expect(toTopic).toBe(`Accepted → topic:${topic} #1`);
         expect(await demo.publishResultKind()).toBe('ok');
-        const [newest] = await demo.waitForFeed(7);
+        // The feed so far: the greeting, the five recovered and the recovery test's marker.
+        const [newest] = await demo.waitForFeed(8);
         expect(newest).toMatchObject({
           channel: `topic:${topic}`,
           offset: 1,
@@ -269,12 +270,12 @@ describe('demo page (development)', () => {
         });
 
         const toUser = await demo.publish({ user }, 'order.shipped', '{ "orderId": 42, "carrier": "DHL" }');
-        expect(toUser).toBe(`Accepted → user:${user} #7`);
-        expect((await demo.waitForFeed(8))[0]).toMatchObject({ channel: `user:${user}`, offset: 7 });
+        expect(toUser).toBe(`Accepted → user:${user} #8`);
+        expect((await demo.waitForFeed(9))[0]).toMatchObject({ channel: `user:${user}`, offset: 8 });
 
         const toEveryone = await demo.publish({ broadcast: true }, 'maintenance', '{ "at": "22:00 UTC" }');
         expect(toEveryone).toMatch(/^Accepted → broadcast #\d+$/);
-        expect((await demo.waitForFeed(9))[0]).toMatchObject({ channel: 'broadcast', type: 'maintenance' });
+        expect((await demo.waitForFeed(10))[0]).toMatchObject({ channel: 'broadcast', type: 'maintenance' });
       },
       BROWSER_TEST_TIMEOUT_MS,
     );
