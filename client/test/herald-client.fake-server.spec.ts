@@ -5,6 +5,11 @@ import { nextEvent, recordDeliveries, sleep, waitUntil } from './support/wait';
 
 const PERSONAL = 'user:alice';
 const TOPIC = 'topic:orders.42';
+/**
+ * How long a test waits to show that the client does NOT reconnect: a real-time effect (a backoff
+ * timer that must not fire), so a fixed wait, several times connect()'s backoff ceiling (100 ms).
+ */
+const LONGER_THAN_ANY_BACKOFF_MS = 300;
 
 describe(`${HeraldClient.name} against a Herald server`, () => {
   let server: FakeHeraldServer;
@@ -123,14 +128,16 @@ describe(`${HeraldClient.name} against a Herald server`, () => {
     await nextEvent(sut, 'connected');
     for (const channel of [PERSONAL, TOPIC, 'broadcast']) server.publish(channel);
     await waitUntil(() => delivered.length === 15, 'every notification', 3000);
-    await sleep(50);
+    // One marker per channel (offset 6): a duplicate would be delivered before it.
+    for (const channel of [PERSONAL, TOPIC, 'broadcast']) server.publish(channel, 'test.marker');
+    await waitUntil(() => delivered.length >= 18, 'the markers', 3000);
 
     for (const channel of [PERSONAL, TOPIC, 'broadcast']) {
       expect(delivered.filter((entry) => entry.startsWith(`${channel}#`))).toEqual(
-        [1, 2, 3, 4, 5].map((offset) => `${channel}#${offset}`),
+        [1, 2, 3, 4, 5, 6].map((offset) => `${channel}#${offset}`),
       );
     }
-    expect(delivered).toHaveLength(15);
+    expect(delivered).toHaveLength(18);
     expect(unrecovered).not.toHaveBeenCalled();
   });
 
@@ -142,7 +149,7 @@ describe(`${HeraldClient.name} against a Herald server`, () => {
     server.closeAll(1009, 'frame too big');
 
     await expect(error).resolves.toMatchObject({ code: 'frame_too_big' });
-    await sleep(300);
+    await sleep(LONGER_THAN_ANY_BACKOFF_MS);
     expect(sut.state).toBe('closed');
     expect(server.connections).toHaveLength(1);
   });
@@ -151,7 +158,7 @@ describe(`${HeraldClient.name} against a Herald server`, () => {
     const sut = connect({ token: 'not-a-jwt' });
 
     await expect(nextEvent(sut, 'error')).resolves.toMatchObject({ code: 'unauthorized' });
-    await sleep(300);
+    await sleep(LONGER_THAN_ANY_BACKOFF_MS);
 
     expect(sut.state).toBe('closed');
     expect(server.refusedHandshakes).toBe(1);
@@ -167,7 +174,7 @@ describe(`${HeraldClient.name} against a Herald server`, () => {
     const getToken = jest.fn().mockResolvedValue('still-bad');
     const refused = connect({ token: 'stale', getToken });
     await expect(nextEvent(refused, 'error')).resolves.toMatchObject({ code: 'unauthorized' });
-    await sleep(300);
+    await sleep(LONGER_THAN_ANY_BACKOFF_MS);
     expect(getToken).toHaveBeenCalledTimes(1);
     expect(server.refusedHandshakes).toBe(3);
     expect(refused.state).toBe('closed');
@@ -234,7 +241,7 @@ describe(`${HeraldClient.name} against a Herald server`, () => {
     await connected(sut);
 
     sut.close();
-    await sleep(200);
+    await sleep(LONGER_THAN_ANY_BACKOFF_MS);
 
     expect(sut.state).toBe('closed');
     expect(server.connections).toHaveLength(1);

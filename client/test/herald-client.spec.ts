@@ -238,6 +238,7 @@ describe(HeraldClient.name, () => {
 
     sut.close();
     socket.serverCloses(1012);
+    // A real-time effect that must not happen: 20 ms is 20 of this client's 1 ms backoff delays.
     await new Promise((resolve) => setTimeout(resolve, 20));
 
     expect(sut.state).toBe('closed');

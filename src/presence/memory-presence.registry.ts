@@ -15,7 +15,11 @@ export class MemoryPresenceRegistry extends PresenceRegistry {
 
   refresh(entries: readonly PresenceEntry[], ttlMs: number): Promise<void> {
     const expiry = Date.now() + ttlMs;
-    for (const { userId, connectionId } of entries) this.users.get(userId)?.set(connectionId, expiry);
+    for (const { userId, connectionId } of entries) {
+      const connections = this.users.get(userId) ?? new Map<string, number>();
+      connections.set(connectionId, expiry);
+      this.users.set(userId, connections);
+    }
     return Promise.resolve();
   }
 

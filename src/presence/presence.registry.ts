@@ -16,7 +16,10 @@ export abstract class PresenceRegistry {
    */
   abstract admit(entry: PresenceEntry, max: number, ttlMs: number): Promise<boolean>;
 
-  /** Pushes the expiry of this replica's live connections forward (one round trip for all). */
+  /**
+   * Pushes the expiry of this replica's live connections forward (one round trip for all), adding
+   * back any entry the engine no longer has (expired during a stall, lost by a Redis restart).
+   */
   abstract refresh(entries: readonly PresenceEntry[], ttlMs: number): Promise<void>;
 
   abstract remove(entry: PresenceEntry): Promise<void>;

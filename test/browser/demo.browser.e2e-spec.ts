@@ -1,7 +1,7 @@
 import jwt from 'jsonwebtoken';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { startApp, TEST_JWT_SECRET, TestApp } from '../support/app';
-import { aNotification, aUserId, post, publish } from '../support/client';
+import { aNotification, aUserId, MARKER_TYPE, post, publish, publishMarker } from '../support/client';
 import { httpRequest } from '../support/http';
 import { startRedis, TestRedis } from '../support/redis';
 import { sleep, waitUntil } from '../support/wait';
@@ -223,8 +223,19 @@ describe('demo page (development)', () => {
         expect(log).toContainEqual(expect.stringMatching(/^disconnected: code 1012 .*reconnecting$/));
         expect(log).toContainEqual(expect.stringMatching(new RegExp(`^state: recovering .*user:${user}`)));
         expect(log.filter((line) => line.startsWith('unrecovered'))).toEqual([]);
-        await sleep(300);
-        expect(await demo.feedCount()).toBe(6); // none twice
+        // None twice: a duplicate would be shown before this marker.
+        const marker = await publishMarker(b, { users: [user] });
+        const withMarker = await waitUntil(
+          async () => {
+            const shown = await demo.feed();
+            return shown[0]?.type === MARKER_TYPE && shown;
+          },
+          10_000,
+          'the marker at the top of the feed',
+        );
+        expect(withMarker[0].payload).toEqual({ marker });
+        expect(withMarker.slice(1)).toEqual(feed);
+        expect(await demo.feedCount()).toBe(7);
         await saveScreenshot(page, 'demo-recovered.png');
       },
       BROWSER_TEST_TIMEOUT_MS,
@@ -249,7 +260,8 @@ describe('demo page (development)', () => {
         );
         expect(toTopic).toBe(`Accepted → topic:${topic} #1`);
         expect(await demo.publishResultKind()).toBe('ok');
-        const [newest] = await demo.waitForFeed(7);
+        // The feed so far: the greeting, the five recovered and the recovery test's marker.
+        const [newest] = await demo.waitForFeed(8);
         expect(newest).toMatchObject({
           channel: `topic:${topic}`,
           offset: 1,
@@ -258,12 +270,12 @@ describe('demo page (development)', () => {
         });
 
         const toUser = await demo.publish({ user }, 'order.shipped', '{ "orderId": 42, "carrier": "DHL" }');
-        expect(toUser).toBe(`Accepted → user:${user} #7`);
-        expect((await demo.waitForFeed(8))[0]).toMatchObject({ channel: `user:${user}`, offset: 7 });
+        expect(toUser).toBe(`Accepted → user:${user} #8`);
+        expect((await demo.waitForFeed(9))[0]).toMatchObject({ channel: `user:${user}`, offset: 8 });
 
         const toEveryone = await demo.publish({ broadcast: true }, 'maintenance', '{ "at": "22:00 UTC" }');
         expect(toEveryone).toMatch(/^Accepted → broadcast #\d+$/);
-        expect((await demo.waitForFeed(9))[0]).toMatchObject({ channel: 'broadcast', type: 'maintenance' });
+        expect((await demo.waitForFeed(10))[0]).toMatchObject({ channel: 'broadcast', type: 'maintenance' });
       },
       BROWSER_TEST_TIMEOUT_MS,
     );
@@ -277,11 +289,13 @@ describe('demo page (development)', () => {
 
         expect(await demo.publish({ topic: 'no spaces allowed' }, 'greeting', '{}')).toContain('topics');
         expect(await demo.publishResultKind()).toBe('bad');
-        await sleep(200);
         expect(await demo.feedCount()).toBe(before);
 
+        // The next accepted publish is the marker: nothing from the refused two came before it.
         await demo.publish({ user }, 'greeting', '{ "text": "Hello from Herald" }');
-        await demo.waitForFeed(before + 1);
+        const [newest] = await demo.waitForFeed(before + 1);
+        expect(newest).toMatchObject({ type: 'greeting', payload: { text: 'Hello from Herald' } });
+        expect(await demo.feedCount()).toBe(before + 1);
         await sleep(2000); // let the arrival highlight fade before the picture
         await saveScreenshot(page, 'demo.png');
       },

@@ -1,6 +1,14 @@
 import WebSocket from 'ws';
 import { startApp, TestApp } from '../support/app';
-import { aNotification, aToken, aUserId, connect, publish, TestClient } from '../support/client';
+import {
+  aNotification,
+  aToken,
+  aUserId,
+  connect,
+  publish,
+  publishMarker,
+  TestClient,
+} from '../support/client';
 import { httpRequest } from '../support/http';
 import { sleep, waitUntil } from '../support/wait';
 
@@ -55,13 +63,16 @@ describe('connection policies', () => {
 
   it('closes a connection with 4001 when its token expires, unless it was refreshed', async () => {
     const user = aUserId('expiring');
-    const expiring = track(await connect(app, aToken({ sub: user, expiresIn: 2 })));
-    const refreshed = track(await connect(app, aToken({ sub: user, expiresIn: 2 })));
+    // One token for both: the same `exp`, so the server's expiry of each falls at the same moment.
+    const shortLived = aToken({ sub: user, expiresIn: 2 });
+    const expiring = track(await connect(app, shortLived));
+    const refreshed = track(await connect(app, shortLived));
     refreshed.send('refresh', { token: aToken({ sub: user, expiresIn: 60 }) });
     const { data } = await refreshed.nextFrame('refreshed');
     expect(data.exp).toBeGreaterThan(Date.now() / 1000 + 50);
     expect((await expiring.waitClosed()).code).toBe(4001);
-    await sleep(500);
+    // Past the shared expiry: a close of the refreshed connection would come before this marker.
+    await refreshed.notificationsBefore(await publishMarker(app, { users: [user] }));
     expect(refreshed.socket.readyState).toBe(WebSocket.OPEN);
     await publish(app, aNotification([user]));
     await refreshed.waitForNotifications(1);

@@ -6,6 +6,7 @@ import {
   connect,
   NotificationData,
   publish,
+  publishMarker,
   refusedUpgrade,
   TestClient,
 } from '../support/client';
@@ -19,7 +20,7 @@ import {
 } from '../support/nginx';
 import { startRedis, TestRedis } from '../support/redis';
 import { SseTestClient } from '../support/sse';
-import { sleep } from '../support/wait';
+import { waitUntil } from '../support/wait';
 
 /**
  * deploy/nginx.conf, as shipped, in front of two real replicas on one Redis: what a client of the
@@ -145,12 +146,18 @@ withNginx('nginx load balancer (deploy/nginx.conf) in front of two replicas', ()
     const code = await Promise.race([exit, late]);
     clearTimeout(timer);
     expect(code).toBe(0);
-    // A closes its sockets as it exits; nginx passes each close on at once. Allow that to arrive.
-    await sleep(1000);
+    // A closed its sockets as it exited and nginx passes each close on; a client on B is still live:
+    // it gets this marker (A, gone, delivers nothing more).
+    const marker = await publishMarker(lb, { broadcast: true });
+    await waitUntil(
+      () => [...first.values()].every((client) => client.closeEvent ?? client.hasMarker(marker)),
+      10_000,
+      'every client closed or reached by the marker',
+    );
     const closedWith = new Map<string, number>();
     for (const user of users) {
-      const result = await Promise.race([first.get(user)!.closed, Promise.resolve(undefined)]);
-      if (result) closedWith.set(user, result.code);
+      const { closeEvent } = first.get(user)!;
+      if (closeEvent) closedWith.set(user, closeEvent.code);
     }
 
     const restarted = users.filter((user) => closedWith.has(user));

@@ -1,7 +1,14 @@
 import { TestApp } from '../support/app';
-import { aNotification, aToken, aUserId, connect, publish, TestClient } from '../support/client';
+import {
+  aNotification,
+  aToken,
+  aUserId,
+  connect,
+  publish,
+  publishMarker,
+  TestClient,
+} from '../support/client';
 import { startCluster, TestCluster } from '../support/cluster';
-import { sleep } from '../support/wait';
 
 /** Two replicas on one Redis: a publish on either reaches every device of the user, wherever it is. */
 describe('two replicas on one Redis', () => {
@@ -49,8 +56,8 @@ describe('two replicas on one Redis', () => {
       const received = await device.waitForNotifications(2);
       expect(received.map((n) => n.payload)).toEqual([{ n: 1 }, { n: 2 }]);
     }
-    await sleep(200);
-    for (const device of devices) expect(device.notifications()).toHaveLength(2);
+    const marker = await publishMarker(b, { users: [user] });
+    for (const device of devices) expect(await device.notificationsBefore(marker)).toHaveLength(2);
   });
 
   it("never shows one user another user's notification", async () => {
@@ -93,15 +100,16 @@ describe('two replicas on one Redis', () => {
     ]);
     await allowed.waitForNotifications(1, `topic:${topic}`);
     await exact.waitForNotifications(1, `topic:${topic}`);
-    await sleep(200);
-    expect(forbidden.notifications()).toEqual([]);
-    expect(notSubscribed.notifications()).toEqual([]);
+    // The two are not on the topic: the marker comes on the broadcast channel of their connections.
+    const afterPublish = await publishMarker(a, { broadcast: true });
+    expect(await forbidden.notificationsBefore(afterPublish)).toEqual([]);
+    expect(await notSubscribed.notificationsBefore(afterPublish)).toEqual([]);
     allowed.send('unsubscribe', { channel: `topic:${topic}` });
     await allowed.nextFrame('unsubscribed');
     await publish(a, { topics: [topic], type: 'order.created', payload: { id: 2 } });
     await exact.waitForNotifications(2, `topic:${topic}`);
-    await sleep(100);
-    expect(allowed.notifications(`topic:${topic}`)).toHaveLength(1);
+    const afterUnsubscribe = await publishMarker(b, { broadcast: true });
+    expect(await allowed.notificationsBefore(afterUnsubscribe, `topic:${topic}`)).toHaveLength(1);
   });
 
   it('reaches every connection on every replica with a broadcast', async () => {

@@ -1,10 +1,10 @@
 import WebSocket from 'ws';
 import { HeraldClient, type HeraldClientEvents, type HeraldNotification } from '../../client/src/index';
 import { startApp, TestApp } from '../support/app';
-import { aToken, aUserId, publish } from '../support/client';
+import { aToken, aUserId, MARKER_TYPE, publish, publishMarker } from '../support/client';
 import { startRedis, TestRedis } from '../support/redis';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy';
-import { sleep, waitUntil } from '../support/wait';
+import { waitUntil } from '../support/wait';
 
 interface Accepted {
   seq: number;
@@ -108,7 +108,18 @@ describe(`${HeraldClient.name} against two replicas`, () => {
       10_000,
       `${2 * accepted.length} notifications (have ${received.length})`,
     );
-    await sleep(300); // anything extra (a duplicate) would arrive now
+    // A duplicate would arrive before the marker on its channel.
+    const marker = await publishMarker(b, { users: [user], topics: [topic] });
+    const markers = await waitUntil(
+      () => {
+        const found = received.filter((n) => n.type === MARKER_TYPE);
+        return found.length === channels.length && found;
+      },
+      10_000,
+      'the marker on both channels',
+    );
+    expect(markers.map((n) => n.payload)).toEqual(channels.map(() => ({ marker })));
+    received.splice(0, received.length, ...received.filter((n) => n.type !== MARKER_TYPE));
     expect(received).toHaveLength(2 * accepted.length);
     for (const channel of channels) {
       const got = received.filter((notification) => notification.channel === channel);

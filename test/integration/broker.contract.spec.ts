@@ -7,7 +7,7 @@ import {
   createSubscriberClient,
 } from '../../src/broker/redis/redis-client';
 import { channelKeys, RedisBroker } from '../../src/broker/redis/redis.broker';
-import { startRedis, TestRedis } from '../support/redis';
+import { EngineTwin, engineTwins } from '../support/engines';
 import { waitUntil } from '../support/wait';
 
 /**
@@ -15,16 +15,6 @@ import { waitUntil } from '../support/wait';
  * interest) holds for the memory engine and for Redis.
  */
 const HISTORY_SIZE = 5;
-
-interface Engine {
-  name: string;
-  create(): Promise<Broker>;
-  /** Another replica's broker on the same engine (the memory engine has one replica: itself). */
-  peer(self: Broker): Promise<Broker>;
-  /** Drops a channel's history as expiry (or a Redis without persistence restarting) would. */
-  loseHistory(channel: string): Promise<void>;
-  teardown(): Promise<void>;
-}
 
 let channelCounter = 0;
 const aChannel = (kind = 'topic') => `${kind}:contract-${process.pid}-${++channelCounter}`;
@@ -35,62 +25,39 @@ const aDraft = (n: number): NotificationDraft => ({
   createdAt: '2026-01-01T00:00:00.000Z',
 });
 
-const memoryEngine = (): Engine => {
-  const brokers: MemoryBroker[] = [];
-  return {
-    name: 'memory',
-    create: () => {
-      const broker = new MemoryBroker({ historySize: HISTORY_SIZE, historyTtlSeconds: 60 });
-      brokers.push(broker);
-      return Promise.resolve(broker);
-    },
-    peer: (self) => Promise.resolve(self),
-    loseHistory: (channel) => {
-      for (const broker of brokers)
-        (broker as unknown as { channels: Map<string, unknown> }).channels.delete(channel);
-      return Promise.resolve();
-    },
-    teardown: async () => {
-      await Promise.all(brokers.map((broker) => broker.close()));
-    },
-  };
-};
+const logger = new Logger('contract');
+const twins = engineTwins<Broker>({
+  memory: () => new MemoryBroker({ historySize: HISTORY_SIZE, historyTtlSeconds: 60 }),
+  redis: async (server) => {
+    const commands = createCommandClient(server.url, logger, () => undefined);
+    const subscriber = createSubscriberClient(server.url, logger, () => undefined);
+    await Promise.all([connectOrFail(commands, server.url), connectOrFail(subscriber, server.url)]);
+    const broker = new RedisBroker(commands, subscriber, {
+      historySize: HISTORY_SIZE,
+      historyTtlSeconds: 60,
+    });
+    await broker.start();
+    return broker;
+  },
+  close: (broker) => broker.close(),
+});
 
-const redisEngine = (): Engine => {
-  let redis: TestRedis | undefined;
-  const brokers: RedisBroker[] = [];
-  const logger = new Logger('contract');
-  return {
-    name: 'redis',
-    create: async () => {
-      redis ??= await startRedis();
-      const commands = createCommandClient(redis.url, logger, () => undefined);
-      const subscriber = createSubscriberClient(redis.url, logger, () => undefined);
-      await Promise.all([connectOrFail(commands, redis.url), connectOrFail(subscriber, redis.url)]);
-      const broker = new RedisBroker(commands, subscriber, {
-        historySize: HISTORY_SIZE,
-        historyTtlSeconds: 60,
-      });
-      await broker.start();
-      brokers.push(broker);
-      return broker;
-    },
-    peer() {
-      return this.create();
-    },
-    loseHistory: async (channel) => {
-      const keys = channelKeys(channel);
-      await redis?.client().del(keys.meta, keys.history);
-    },
-    teardown: async () => {
-      await Promise.all(brokers.map((broker) => broker.close()));
-      await redis?.stop();
-    },
-  };
-};
+/** Another replica's broker on the same engine (the memory engine has one replica: itself). */
+const peerOf = (engine: EngineTwin<Broker>, self: Broker): Promise<Broker> =>
+  engine.name === 'memory' ? Promise.resolve(self) : engine.create();
 
-describe.each([memoryEngine, redisEngine])('Broker contract', (makeEngine) => {
-  const engine = makeEngine();
+/** Drops a channel's history as expiry (or a Redis without persistence restarting) would. */
+async function loseHistory(engine: EngineTwin<Broker>, broker: Broker, channel: string): Promise<void> {
+  const server = engine.redis();
+  if (server) {
+    const keys = channelKeys(channel);
+    await server.client().del(keys.meta, keys.history);
+  } else {
+    (broker as unknown as { channels: Map<string, unknown> }).channels.delete(channel);
+  }
+}
+
+describe.each(twins)('Broker contract', (engine) => {
   let sut: Broker;
   let received: ChannelMessage[];
 
@@ -181,7 +148,7 @@ describe.each([memoryEngine, redisEngine])('Broker contract', (makeEngine) => {
     it('starts a new epoch at offset 1 when the history is lost', async () => {
       const channel = aChannel();
       const [first] = await sut.publish(aDraft(1), [channel]);
-      await engine.loseHistory(channel);
+      await loseHistory(engine, sut, channel);
       const [second] = await sut.publish(aDraft(2), [channel]);
       expect(second.offset).toBe(1);
       expect(second.epoch).not.toBe(first.epoch);
@@ -202,7 +169,7 @@ describe.each([memoryEngine, redisEngine])('Broker contract', (makeEngine) => {
 
     it('orders concurrent publishers on one channel without gaps or duplicates', async () => {
       const channel = aChannel();
-      const other = await engine.peer(sut);
+      const other = await peerOf(engine, sut);
       await sut.subscribe(channel);
       await Promise.all([
         ...Array.from({ length: 100 }, (_, n) => sut.publish(aDraft(n), [channel])),

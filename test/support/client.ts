@@ -41,13 +41,18 @@ export function aToken({
 export class TestClient {
   readonly frames: Frame[] = [];
   readonly closed: Promise<{ code: number; reason: string }>;
+  /** The close code and reason once the socket has closed, else undefined. */
+  closeEvent: { code: number; reason: string } | undefined;
   private readonly readIndex = new Map<string, number>();
 
   constructor(readonly socket: WebSocket) {
     socket.on('message', (data: Buffer) => this.frames.push(JSON.parse(data.toString()) as Frame));
     socket.on('error', () => undefined);
     this.closed = new Promise((resolve) =>
-      socket.once('close', (code: number, reason: Buffer) => resolve({ code, reason: reason.toString() })),
+      socket.once('close', (code: number, reason: Buffer) => {
+        this.closeEvent = { code, reason: reason.toString() };
+        resolve(this.closeEvent);
+      }),
     );
   }
 
@@ -80,11 +85,41 @@ export class TestClient {
     return this.frames[index];
   }
 
+  /** The notifications received so far (on `channel`), markers (see publishMarker) left out. */
   notifications(channel?: string): NotificationData[] {
-    return this.frames
-      .filter((frame) => frame.event === 'notification')
-      .map((frame) => frame.data as unknown as NotificationData)
-      .filter((data) => channel === undefined || data.channel === channel);
+    return notificationsIn(this.frames, channel);
+  }
+
+  /**
+   * Waits for the marker notification `marker` (publishMarker) and returns the notifications that
+   * arrived before it on this connection (on `channel`), markers left out: whatever an action before
+   * the marker caused on the same path has arrived by then.
+   */
+  async notificationsBefore(
+    marker: string,
+    channel?: string,
+    timeoutMs = 10_000,
+  ): Promise<NotificationData[]> {
+    const index = await this.markerIndex(marker, timeoutMs);
+    return notificationsIn(this.frames.slice(0, index), channel);
+  }
+
+  /** True once the marker notification `marker` has arrived. */
+  hasMarker(marker: string): boolean {
+    return this.frames.some((frame) => markerOf(frame) === marker);
+  }
+
+  /** Index in `frames` of the first frame carrying the marker `marker`, once it has arrived. */
+  markerIndex(marker: string, timeoutMs = 10_000): Promise<number> {
+    return waitUntil(
+      () => {
+        const found = this.frames.findIndex((frame) => markerOf(frame) === marker);
+        return found >= 0 ? found : undefined;
+      },
+      timeoutMs,
+      `the marker notification ${marker}`,
+      5,
+    );
   }
 
   async waitForNotifications(
@@ -111,6 +146,40 @@ export class TestClient {
     clearTimeout(timer);
     this.socket.terminate();
   }
+}
+
+/** The `type` of marker notifications, which TestClient.notifications() leaves out. */
+export const MARKER_TYPE = 'test.marker';
+
+const markerOf = (frame: Frame): string | undefined => {
+  if (frame.event !== 'notification') return undefined;
+  const data = frame.data as unknown as NotificationData;
+  return data.type === MARKER_TYPE ? (data.payload as { marker: string }).marker : undefined;
+};
+
+const notificationsIn = (frames: readonly Frame[], channel?: string): NotificationData[] =>
+  frames
+    .filter((frame) => frame.event === 'notification' && markerOf(frame) === undefined)
+    .map((frame) => frame.data as unknown as NotificationData)
+    .filter((data) => channel === undefined || data.channel === channel);
+
+export type MarkerTarget = { users: string[] } | { topics: string[] } | { broadcast: true };
+
+let markerCounter = 0;
+
+/**
+ * The absence check, instead of a fixed sleep: after the action whose effect must NOT show, publish a
+ * marker notification on the same path (the same channel, or — for a connection not on it — a channel
+ * of the same connection: the replica delivers what its one subscriber link hands it in order), wait
+ * for it (TestClient.notificationsBefore), then assert on what came before it. Returns the marker.
+ */
+export async function publishMarker(app: Pick<TestApp, 'url'>, target: MarkerTarget): Promise<string> {
+  const marker = `marker-${process.pid}-${++markerCounter}`;
+  const response = await publish(app, { ...target, type: MARKER_TYPE, payload: { marker } });
+  if (response.status !== 202) {
+    throw new Error(`the marker publish answered ${response.status}: ${JSON.stringify(response.body)}`);
+  }
+  return marker;
 }
 
 export interface ConnectOptions {

@@ -1,4 +1,3 @@
-import { startApp, TestApp } from '../support/app';
 import {
   aNotification,
   aToken,
@@ -6,9 +5,11 @@ import {
   connect,
   NotificationData,
   publish,
+  publishMarker,
   TestClient,
 } from '../support/client';
 import { range } from '../support/cluster';
+import { InProcessApp, startInProcessApp } from '../support/in-process';
 import { startRedis, TestRedis } from '../support/redis';
 import { sleep, waitUntil } from '../support/wait';
 
@@ -20,19 +21,19 @@ describe.each([
   ['memory', false],
 ])('recovery (%s engine)', (_engine, withRedis) => {
   let redis: TestRedis | undefined;
-  let app: TestApp;
+  let app: InProcessApp;
   const clients: TestClient[] = [];
   const track = (client: TestClient) => (clients.push(client), client);
 
   beforeAll(async () => {
     redis = withRedis ? await startRedis() : undefined;
-    app = await startApp({ REDIS_URL: redis?.url, HISTORY_SIZE: '150' });
+    app = await startInProcessApp({ redis, env: { HISTORY_SIZE: '150' } });
   });
   afterEach(async () => {
     await Promise.all(clients.splice(0).map((client) => client.close()));
   });
   afterAll(async () => {
-    await app?.kill();
+    await app?.close();
     await redis?.stop();
   });
 
@@ -72,26 +73,26 @@ describe.each([
         if (response.status === 202) accepted += 1;
       }
     })();
-    await sleep(100);
+    await waitUntil(() => accepted >= 5, 5000, 'a few publishes');
     const back = track(await connect(app, token, { query: { offset: 0, epoch: 'unknown' } }));
     const first = await back.nextFrame('subscribed');
     expect(first.data.recovered).toBe(false);
     // Recover again from offset 1 on the same connection (re-join of the personal channel), mid-stream.
     const from = (await back.waitForNotifications(1))[0];
     back.send('subscribe', { channel: `user:${user}`, offset: 1, epoch: from.epoch });
-    await sleep(200);
-    publishing = false;
-    await publisher;
     const again = await back.nextFrame('subscribed');
     expect(again.data).toMatchObject({ channel: `user:${user}`, recovered: true });
+    const acceptedAtRecovery = accepted;
+    await waitUntil(() => accepted >= acceptedAtRecovery + 10, 5000, '10 publishes after the recovery');
+    publishing = false;
+    await publisher;
     // After the second `subscribed`, the stream restarts at offset 2 and runs to the last accepted one, each once.
-    const afterRecovery = () =>
-      back.frames
-        .slice(back.frames.indexOf(again) + 1)
-        .map((frame) => (frame.data as unknown as NotificationData).offset);
-    await waitUntil(() => afterRecovery().at(-1) === accepted, 5000, 'the last accepted notification');
-    await sleep(200);
-    expect(afterRecovery()).toEqual(range(2, accepted));
+    const marker = await publishMarker(app, { users: [user] });
+    const afterRecovery = back.frames.slice(back.frames.indexOf(again) + 1, await back.markerIndex(marker));
+    expect(afterRecovery.map((frame) => frame.event)).toEqual(afterRecovery.map(() => 'notification'));
+    expect(offsets(afterRecovery.map((frame) => frame.data as unknown as NotificationData))).toEqual(
+      range(2, accepted),
+    );
   });
 
   it('recovers a connection that reconnects while publishing continues: every accepted notification once, in order', async () => {
@@ -125,8 +126,7 @@ describe.each([
     const last = first;
     const newest = () => (last.notifications().at(-1) ?? received.at(-1))?.offset ?? 0;
     await waitUntil(() => newest() === accepted, 5000, 'the last accepted one');
-    await sleep(200);
-    received.push(...first.notifications());
+    received.push(...(await last.notificationsBefore(await publishMarker(app, { users: [user] }))));
     expect(offsets(received)).toEqual(range(1, accepted));
   });
 
@@ -137,8 +137,7 @@ describe.each([
       await connect(app, aToken({ sub: user }), { query: { offset: 0, epoch: 'old-epoch' } }),
     );
     expect((await client.nextFrame('subscribed')).data).toMatchObject({ offset: 1, recovered: false });
-    await sleep(200);
-    expect(client.notifications()).toEqual([]);
+    expect(await client.notificationsBefore(await publishMarker(app, { users: [user] }))).toEqual([]);
   });
 
   it('answers recovered: false when what followed the offset was trimmed from history', async () => {
@@ -151,8 +150,7 @@ describe.each([
       epoch,
       recovered: false,
     });
-    await sleep(200);
-    expect(client.notifications()).toEqual([]);
+    expect(await client.notificationsBefore(await publishMarker(app, { users: [user] }))).toEqual([]);
   });
 
   it('recovers a topic through subscribe with offset and epoch', async () => {

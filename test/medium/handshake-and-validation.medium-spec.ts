@@ -1,4 +1,4 @@
-import { OTHER_API_KEY, startApp, TestApp } from '../support/app';
+import { OTHER_API_KEY } from '../support/app';
 import {
   aNotification,
   aToken,
@@ -9,18 +9,19 @@ import {
   refusedUpgrade,
   TestClient,
 } from '../support/client';
+import { InProcessApp, startInProcessApp } from '../support/in-process';
 
 /** Bad input gets a clear error and disturbs nothing else. */
 describe('refusals', () => {
-  let app: TestApp;
+  let app: InProcessApp;
   const clients: TestClient[] = [];
 
   beforeAll(async () => {
-    app = await startApp({ MAX_PAYLOAD_BYTES: '200000' });
+    app = await startInProcessApp({ env: { MAX_PAYLOAD_BYTES: '200000' } });
   });
   afterAll(async () => {
     await Promise.all(clients.map((client) => client.close()));
-    await app?.kill();
+    await app?.close();
   });
 
   describe('WebSocket handshake', () => {

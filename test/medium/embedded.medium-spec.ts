@@ -1,17 +1,17 @@
-import { startApp, TestApp } from '../support/app';
 import { aNotification, aToken, aUserId, connect, publish, TestClient } from '../support/client';
+import { InProcessApp, startInProcessApp } from '../support/in-process';
 
 /** REDIS_URL unset: the embedded engine, on one replica, with the same semantics. */
 describe('embedded memory engine', () => {
-  let app: TestApp;
+  let app: InProcessApp;
   let client: TestClient | undefined;
 
   beforeAll(async () => {
-    app = await startApp({ REDIS_URL: undefined });
+    app = await startInProcessApp();
   });
   afterAll(async () => {
     await client?.close();
-    await app?.kill();
+    await app?.close();
   });
 
   it('starts without Redis, connects, publishes and delivers in order', async () => {
