@@ -32,7 +32,7 @@ export class AppModule {
         HealthModule,
         PresenceModule,
         HistoryModule,
-        ...(config.production ? [] : [DemoModule]),
+        ...(config.demo ? [DemoModule] : []),
       ],
       providers: [
         { provide: APP_FILTER, useClass: HttpErrorFilter },

@@ -1,6 +1,7 @@
 import { CanActivate, ExecutionContext, Inject, Injectable, UnauthorizedException } from '@nestjs/common';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { ApiKey, AppConfig } from '../config/app-config';
+import { bearerCredentials } from './credentials';
 
 export interface PublisherRequest {
   headers: Record<string, string | string[] | undefined>;
@@ -43,17 +44,18 @@ export class ApiKeyGuard implements CanActivate {
   }
 
   authenticate(header: string | string[] | undefined): string | undefined {
-    if (typeof header !== 'string' || !header.startsWith('Bearer ')) return undefined;
-    const known = this.recentlyAuthenticated.get(header);
+    const secret = bearerCredentials(header);
+    if (secret === undefined) return undefined;
+    const known = this.recentlyAuthenticated.get(secret);
     if (known) return known;
-    const presented = digest(header.slice(7).trim());
+    const presented = digest(secret);
     let match: string | undefined;
     for (const { key, digest: expected } of this.keys) {
       if (timingSafeEqual(presented, expected)) match = key.name;
     }
     if (match) {
       if (this.recentlyAuthenticated.size >= RECENT_KEYS) this.recentlyAuthenticated.clear();
-      this.recentlyAuthenticated.set(header, match);
+      this.recentlyAuthenticated.set(secret, match);
     }
     return match;
   }

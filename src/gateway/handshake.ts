@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { ClientIdentity, ClientTokenVerifier, InvalidTokenError } from '../auth/client-token';
+import { bearerCredentials, queryToken } from '../auth/credentials';
 import { ChannelPosition } from '../broker/broker';
 import { TokenBucket } from '../common/token-bucket';
 import { AppConfig } from '../config/app-config';
@@ -65,7 +66,7 @@ export class HandshakeGate {
     if (this.draining) return retryLater('server is shutting down');
     if (this.connectRate && !this.connectRate.tryTake())
       return retryLater('too many new connections; retry shortly');
-    const checked = this.check(request, query);
+    const checked = await this.check(request, query);
     if ('refused' in checked) return checked;
     const { identity } = checked.admitted;
     try {
@@ -96,8 +97,8 @@ export class HandshakeGate {
       .catch((error: Error) => this.logger.warn(`presence removal failed: ${error.message}`));
   }
 
-  private check(request: IncomingMessage, query: URLSearchParams): HandshakeResult {
-    const token = bearer(request.headers.authorization) ?? query.get('access_token');
+  private async check(request: IncomingMessage, query: URLSearchParams): Promise<HandshakeResult> {
+    const token = bearerCredentials(request.headers.authorization) ?? queryToken(query);
     if (!token) {
       return {
         refused: {
@@ -108,7 +109,7 @@ export class HandshakeGate {
     }
     let identity: ClientIdentity;
     try {
-      identity = this.tokens.verify(token);
+      identity = await this.tokens.verify(token);
     } catch (error) {
       if (error instanceof InvalidTokenError) return { refused: { status: 401, message: error.message } };
       throw error;
@@ -121,10 +122,6 @@ export class HandshakeGate {
     }
     return { admitted: { connectionId: randomUUID(), identity, recovery } };
   }
-}
-
-function bearer(header: string | undefined): string | undefined {
-  return header?.startsWith('Bearer ') ? header.slice(7).trim() || undefined : undefined;
 }
 
 function parseRecovery(offset: string | null, epoch: string | null): ChannelPosition | undefined | 'invalid' {

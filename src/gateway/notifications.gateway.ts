@@ -232,9 +232,9 @@ export class NotificationsGateway implements OnGatewayConnection, ConnectionEven
     connection.send('unsubscribed', { channel });
   }
 
-  private refresh(connection: Connection, { token }: ClientEvents['refresh']): void {
+  private async refresh(connection: Connection, { token }: ClientEvents['refresh']): Promise<void> {
     try {
-      const identity = this.tokens.verify(token);
+      const identity = await this.tokens.verify(token);
       if (identity.userId !== connection.userId) {
         connection.send('error', { code: 'forbidden', message: 'refresh token is for another user' });
         return;

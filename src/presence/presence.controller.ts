@@ -29,7 +29,9 @@ export class PresenceController {
   @ApiErrorResponses(400, 401, 503)
   async get(@Param('userId') userId: string): Promise<PresenceResponse> {
     if (!isUserId(userId))
-      throw new BadRequestException('userId must be 1-200 characters without control characters');
+      throw new BadRequestException(
+        'userId must be 1-200 characters of well-formed Unicode without control characters',
+      );
     const connections = await this.presence.count(userId);
     return { userId, online: connections > 0, connections };
   }
