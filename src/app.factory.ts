@@ -2,6 +2,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppModule } from './app.module';
 import { RequestValidationPipe } from './common/http-errors';
+import { acceptOnlyJsonBodies, answerFrameworkError } from './common/json-bodies';
 import { AppConfig } from './config/app-config';
 import { serveApiDocs } from './docs-setup';
 import { HandshakeGate } from './gateway/handshake';
@@ -19,9 +20,15 @@ export const BATCH_BODY_LIMIT_BYTES = 16 * 1024 * 1024;
 export async function createApp(config: AppConfig): Promise<NestFastifyApplication> {
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot(config),
-    new FastifyAdapter({ bodyLimit: config.maxPayloadBytes, ...requestIds }),
-    { bufferLogs: true, abortOnError: false },
+    new FastifyAdapter({
+      bodyLimit: config.maxPayloadBytes,
+      frameworkErrors: answerFrameworkError,
+      ...requestIds,
+    }),
+    // Body parsers are acceptOnlyJsonBodies's (Nest's would add a form parser).
+    { bufferLogs: true, abortOnError: false, bodyParser: false },
   );
+  acceptOnlyJsonBodies(app.getHttpAdapter().getInstance());
   const logs = app.get(Logs);
   app.useLogger(new NestLogger(logs));
   app.useGlobalPipes(new RequestValidationPipe());

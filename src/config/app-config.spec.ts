@@ -191,7 +191,7 @@ describe('client token keys', () => {
 describe('demo', () => {
   it.each([
     [{}, true],
-    [{ NODE_ENV: 'production', ...production }, false],
+    [production, false],
     [{ JWT_SECRET: 's'.repeat(32) }, false],
     [{ API_KEYS: 'a:b' }, false],
     [{ JWKS_URL: 'https://idp.example/jwks' }, false],
