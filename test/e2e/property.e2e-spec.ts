@@ -77,6 +77,14 @@ const publishLike = fc.record(
 
 const restBody = fc.oneof(
   publishLike.map((body) => JSON.stringify(body)),
+  fc
+    .tuple(
+      fc.constantFrom('users', 'topics', 'type', 'payload', 'broadcast'),
+      fc.integer({ min: 90, max: 200_000 }),
+    )
+    .map(([field, levels]) =>
+      JSON.stringify({ ...aNotification(['deep']), [field]: 0 }).replace('0', nested(levels)),
+    ),
   fc.array(publishLike, { maxLength: 4 }).map((items) => JSON.stringify({ notifications: items })),
   jsonish.map((value) => JSON.stringify(value) ?? 'null'),
   fc.string({ unit: 'binary', maxLength: 200 }),
@@ -89,10 +97,12 @@ const headerValue = fc
   .string({ unit: 'binary-ascii', maxLength: 40 })
   .filter((value) => HEADER_SAFE.test(value));
 
-const contentType = fc.option(
-  fc.oneof(
-    fc.constantFrom(
-      'application/json',
+/** Mostly what a real publisher sends, so that generated bodies get past the parser and the key. */
+const contentType = fc.oneof(
+  { arbitrary: fc.constant('application/json'), weight: 6 },
+  {
+    arbitrary: fc.constantFrom(
+      undefined,
       'application/json; charset=utf-8',
       'application/json;charset="UTF-8"',
       'application/json; charset=latin1',
@@ -101,15 +111,16 @@ const contentType = fc.option(
       'multipart/form-data; boundary=x',
       'application/jsonx',
     ),
-    headerValue,
-  ),
-  { nil: undefined },
+    weight: 3,
+  },
+  { arbitrary: headerValue, weight: 1 },
 );
 
-const authorization = fc.option(
-  fc.oneof(
-    fc.constantFrom(
-      `Bearer ${TEST_API_KEY}`,
+const authorization = fc.oneof(
+  { arbitrary: fc.constant(`Bearer ${TEST_API_KEY}`), weight: 6 },
+  {
+    arbitrary: fc.constantFrom(
+      undefined,
       `bearer ${TEST_API_KEY}`,
       `Bearer ${READ_KEY}`,
       `Bearer ${TEST_API_KEY}\u00a0`,
@@ -118,9 +129,9 @@ const authorization = fc.option(
       'Bearer',
       `Basic ${TEST_API_KEY}`,
     ),
-    headerValue,
-  ),
-  { nil: undefined },
+    weight: 3,
+  },
+  { arbitrary: headerValue, weight: 1 },
 );
 
 /** Query strings and path segments of printable ASCII, with broken and overlong percent-encodings. */
