@@ -77,12 +77,15 @@ export class ClientTokenVerifier {
     const { alg, kid } = headerOf(token);
     if (alg === 'HS256' && this.secret) return this.identityOf(this.verifySecret(token));
     if (isPublicKeyAlgorithm(alg)) return this.identityOf(await this.verifyPublic(token, alg, kid));
-    throw new InvalidTokenError(`invalid token: invalid algorithm (${this.accepted} accepted)`);
+    throw this.wrongAlgorithm();
+  }
+
+  private wrongAlgorithm(): InvalidTokenError {
+    return new InvalidTokenError(`invalid token: invalid algorithm (${this.accepted} accepted)`);
   }
 
   private verifySecret(token: string): Record<string, unknown> {
-    if (!this.secret)
-      throw new InvalidTokenError(`invalid token: invalid algorithm (${this.accepted} accepted)`);
+    if (!this.secret) throw this.wrongAlgorithm();
     let claims: string | jwt.JwtPayload;
     try {
       claims = jwt.verify(token, this.secret, { algorithms: ['HS256'] });
@@ -97,8 +100,7 @@ export class ClientTokenVerifier {
   private async verifyPublic(token: string, alg: PublicKeyAlgorithm, kid: unknown): Promise<JWTPayload> {
     const pem = this.publicKey?.algorithm === alg ? this.publicKey.key : undefined;
     const jwks = this.jwks && (pem === undefined || kid !== undefined) ? this.jwks : undefined;
-    if (!pem && !jwks)
-      throw new InvalidTokenError(`invalid token: invalid algorithm (${this.accepted} accepted)`);
+    if (!pem && !jwks) throw this.wrongAlgorithm();
     try {
       const { payload } = jwks
         ? await jwtVerify(token, jwks.getKey, { algorithms: [alg] })
