@@ -1,6 +1,8 @@
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppModule } from './app.module';
+import { ApiKeyGuard } from './auth/api-key.guard';
+import { authenticateBeforeBody } from './auth/authenticate-before-body';
 import { RequestValidationPipe } from './common/http-errors';
 import { acceptOnlyJsonBodies, answerFrameworkError } from './common/json-bodies';
 import { AppConfig } from './config/app-config';
@@ -33,6 +35,7 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
   app.useLogger(new NestLogger(logs));
   app.useGlobalPipes(new RequestValidationPipe());
   allowLargerBatchBodies(app);
+  authenticateBeforeBody(app.getHttpAdapter().getInstance(), app.get(ApiKeyGuard));
   logRequests(app.getHttpAdapter().getInstance(), logs, app.get(Metrics));
   app.useWebSocketAdapter(new HeraldWsAdapter(app, app.get(HandshakeGate)));
   serveApiDocs(app);

@@ -30,6 +30,8 @@ const RECENT_KEYS = 1000;
 
 const SCOPE = 'herald:api-key-scope';
 
+export const MISSING_API_KEY_MESSAGE = 'missing or invalid API key (Authorization: Bearer <api key>)';
+
 /**
  * A publisher endpoint: an API key with `scope` (`Authorization: Bearer <api key>`) — 401 without a
  * valid key, 403 naming the scope when the key lacks it, both before the body is validated.

@@ -1,3 +1,4 @@
+import { request as httpRequestRaw } from 'node:http';
 import WebSocket from 'ws';
 import { OTHER_API_KEY, startApp, TEST_API_KEY, TestApp } from '../support/app';
 import {
@@ -224,6 +225,32 @@ describe.each([
         expect(before.status).toBe(401);
       },
     );
+
+    it('refuses a publish without a valid key before reading its body', async () => {
+      for (const path of ['/v1/notifications', '/v1/notifications/batch']) {
+        // 16 MB announced, 16 bytes sent: the answer can only come before the body was read.
+        const answer = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+          const request = httpRequestRaw(`${app.url}${path}`, {
+            method: 'POST',
+            agent: false,
+            headers: { 'content-type': 'application/json', 'content-length': String(16_000_000) },
+          });
+          const timer = setTimeout(() => reject(new Error('no answer within 5 s')), 5000);
+          request.on('response', (response) => {
+            let text = '';
+            response.on('data', (chunk: Buffer) => (text += chunk.toString()));
+            response.on('end', () => {
+              clearTimeout(timer);
+              resolve({ status: response.statusCode ?? 0, text });
+            });
+          });
+          request.on('error', () => undefined);
+          request.write('{"notifications":');
+        });
+        expect(answer.status).toBe(401);
+        expect(JSON.parse(answer.text)).toEqual({ ...ERROR_SHAPE, statusCode: 401, error: 'Unauthorized' });
+      }
+    });
 
     it('refuses a client token followed by a no-break space at the handshake', async () => {
       const refusal = await refusedUpgrade(app.wsUrl, { authorization: `Bearer ${aToken()}\u00a0` });
