@@ -22,6 +22,7 @@ const ui = {
   state: byTestId('state'),
   connectForm: byTestId('connect-form'),
   userId: byTestId('user-id'),
+  transport: byTestId('transport'),
   connect: byTestId('connect'),
   disconnect: byTestId('disconnect'),
   connectionId: byTestId('connection-id'),
@@ -45,6 +46,9 @@ const ui = {
 
 const wsUrl = new URL('/v1/ws', location.href);
 wsUrl.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
+/** By transport (the select's values): the endpoint the SDK is given. */
+const endpoints = { websocket: wsUrl, sse: new URL('/v1/sse', location.href) };
+const selectedEndpoint = () => endpoints[ui.transport.value];
 
 /** The current SDK instance; events of a replaced one are ignored. */
 let client;
@@ -128,7 +132,8 @@ async function connectAs(userId) {
     return;
   }
   const sdk = new HeraldClient({
-    url: wsUrl.href,
+    url: selectedEndpoint().href,
+    transport: ui.transport.value,
     token,
     getToken: () => fetchToken(userId),
     reconnectBackoff: RECONNECT_BACKOFF,
@@ -434,10 +439,17 @@ ui.publishForm.addEventListener('submit', async (event) => {
   }
 });
 
+// ---------- transport ----------
+
+function showEndpoint() {
+  ui.endpoint.textContent = selectedEndpoint().pathname;
+  ui.endpoint.title = selectedEndpoint().href;
+}
+ui.transport.addEventListener('change', showEndpoint);
+
 // ---------- start ----------
 
-ui.endpoint.textContent = wsUrl.pathname;
-ui.endpoint.title = wsUrl.href;
+showEndpoint();
 ui.payload.value = DEFAULT_PAYLOAD;
 setState('idle');
 log('info', 'ready: pick a user id and connect');

@@ -1,12 +1,12 @@
 // Writes the generated copies of the wire shapes (src/protocol/wire.ts) into the packages that cannot
-// import the server's source: the client SDK, the bench (and every other target listed below).
+// import the server's source: the client SDK, the publisher SDK, the bench (every target listed below).
 // `node scripts/generate-wire.js --check` writes nothing and exits 1 when a copy is stale.
 const { readFileSync, writeFileSync } = require('node:fs');
 const { join } = require('node:path');
 
 const root = join(__dirname, '..');
 const SOURCE = 'src/protocol/wire.ts';
-const TARGETS = ['client/src/wire.ts', 'bench/support/wire.ts'];
+const TARGETS = ['client/src/wire.ts', 'publisher/src/wire.ts', 'bench/support/wire.ts'];
 
 /** The text every copy must have. */
 function generated() {

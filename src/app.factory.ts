@@ -7,8 +7,6 @@ import { RequestValidationPipe } from './common/http-errors';
 import { acceptOnlyJsonBodies, answerFrameworkError } from './common/json-bodies';
 import { AppConfig } from './config/app-config';
 import { serveApiDocs } from './docs-setup';
-import { HandshakeGate } from './gateway/handshake';
-import { HeraldWsAdapter } from './gateway/ws-adapter';
 import { logRequests, Logs, NestLogger, requestIds } from './logging/logging.module';
 import { Metrics } from './metrics/metrics';
 
@@ -37,7 +35,6 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
   allowLargerBatchBodies(app);
   authenticateBeforeBody(app.getHttpAdapter().getInstance(), app.get(ApiKeyGuard));
   logRequests(app.getHttpAdapter().getInstance(), logs, app.get(Metrics));
-  app.useWebSocketAdapter(new HeraldWsAdapter(app, app.get(HandshakeGate)));
   serveApiDocs(app);
   return app;
 }

@@ -14,6 +14,7 @@ import { MetricsModule } from './metrics/metrics.module';
 import { LifecycleModule } from './lifecycle/lifecycle';
 import { PublishModule } from './publish/publish.module';
 import { PresenceModule } from './presence/presence.module';
+import { SseModule } from './sse/sse.module';
 
 @Module({})
 export class AppModule {
@@ -27,6 +28,7 @@ export class AppModule {
         EngineModule,
         AuthModule,
         GatewayModule,
+        SseModule,
         LifecycleModule,
         PublishModule,
         HealthModule,

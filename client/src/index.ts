@@ -1,7 +1,8 @@
 /**
- * Herald client SDK. One WebSocket to a Herald server; every notification the server accepted for this
- * user reaches the app once and, per channel, in offset order — across reconnects, server restarts and
- * token expiry. Zero dependencies: runs in browsers (global WebSocket) and Node (pass the `ws` package).
+ * Herald client SDK. One WebSocket (or one Server-Sent Events stream) to a Herald server; every
+ * notification the server accepted for this user reaches the app once and, per channel, in offset order —
+ * across reconnects, server restarts and token expiry. Zero dependencies: runs in browsers (global
+ * WebSocket / EventSource) and Node (pass the `ws` package, or the `eventsource` package).
  *
  * Kept in one runtime file so the ES module build loads in a browser without a bundler.
  */
@@ -36,11 +37,12 @@ export type NotificationOf<TPayloads extends object> = {
 
 /** Errors found by the SDK itself, besides the server's `error` frame codes. */
 export type ClientErrorCode =
-  | 'unauthorized' // the server refused the token (HTTP 401 before the upgrade); the SDK gave up
+  | 'unauthorized' // the server refused the token (HTTP 401 before the upgrade or stream); the SDK gave up
   | 'token_expired' // a fixed `token` expired and there is no `getToken`; the SDK gave up
   | 'token_unavailable' // `getToken()` threw or rejected; the SDK retries
   | 'frame_too_big' // the server closed with 1009; the SDK gave up
-  | 'connection_failed' // the WebSocket could not be created; the SDK retries
+  | 'connection_failed' // the WebSocket or EventSource could not be created; the SDK retries
+  | 'stream_refused' // SSE, where the status is visible (Node): 400 or 403, a malformed or forbidden topic; the SDK retries
   | 'bad_frame'; // the server sent a frame that is not `{event, data}` JSON text; it was ignored
 
 export interface HeraldError {
@@ -62,7 +64,10 @@ export interface HeraldClientEvents<TPayloads extends object = Record<string, un
   connecting: { attempt: number };
   connected: { connectionId: string; userId: string };
   recovering: { channels: string[] };
-  /** `willReconnect: false` means the state is now `closed`. Codes 1006 and below are not sent by the server. */
+  /**
+   * `willReconnect: false` means the state is now `closed`. Codes 1006 and below are not sent by the server.
+   * SSE has no close codes: 4001 stands for the token's expiry, 1006 for any other end of the stream.
+   */
   disconnected: { code: number; reason: string; willReconnect: boolean };
   /** The server no longer had this channel's history since the last delivered notification: reload state. */
   unrecovered: { channel: string };
@@ -82,18 +87,51 @@ export interface WebSocketLike {
 
 export type WebSocketConstructor = new (url: string) => WebSocketLike;
 
+/**
+ * An SSE event as the SDK reads it: a server event (`data`, and `lastEventId`, the event's `id:`) or,
+ * for `error` without `data`, EventSource's own failure (`code`: the HTTP status, where it is visible).
+ */
+export interface EventSourceEventLike {
+  readonly data?: unknown;
+  readonly lastEventId?: string;
+  readonly code?: number;
+}
+
+/** What the SDK needs of an EventSource; the browser's `EventSource` and the `eventsource` package's both fit. */
+export interface EventSourceLike {
+  /** 0 connecting (also while reconnecting by itself), 1 open, 2 closed (refused, or `close()`). */
+  readonly readyState: number;
+  close(): void;
+  addEventListener(type: string, listener: (event: EventSourceEventLike) => void): void;
+}
+
+export type EventSourceConstructor = new (url: string) => EventSourceLike;
+
+export type HeraldTransport = 'websocket' | 'sse';
+
 export interface HeraldClientOptions {
-  /** The Herald WebSocket endpoint, e.g. `wss://herald.example.com/v1/ws`. */
+  /**
+   * The Herald endpoint for the transport: `wss://herald.example.com/v1/ws`, or for SSE
+   * `https://herald.example.com/v1/sse`.
+   */
   url: string;
+  /**
+   * Default `'websocket'`. `'sse'` receives over Server-Sent Events (for networks that block WebSocket):
+   * the same events and guarantees; `subscribe`, `unsubscribe` and a token refresh open a new stream
+   * that recovers from the last event, as the stream's topics and token are fixed.
+   */
+  transport?: HeraldTransport;
   /** A fixed JWT. With `getToken` as well, it is used for the first connection. */
   token?: string;
   /** Returns a fresh JWT: before connecting without a valid one, after close 4001, and before `exp` to `refresh`. */
   getToken?: () => Promise<string>;
   /** Default `globalThis.WebSocket`. In Node, pass the `ws` package's `WebSocket` (it can see a 401 refusal). */
   WebSocket?: WebSocketConstructor;
+  /** For `transport: 'sse'`. Default `globalThis.EventSource`. In Node, pass the `eventsource` package's `EventSource`. */
+  EventSource?: EventSourceConstructor;
   /** The delay before reconnect attempt n (from 0) is uniform in [0, min(capMs, baseMs·2^n)]. */
   reconnectBackoff?: { baseMs?: number; capMs?: number };
-  /** A socket that has not sent `ready` within this many ms is dropped and retried. Default 10000. */
+  /** A socket or stream that has not sent `ready` within this many ms is dropped and retried. Default 10000. */
   connectTimeoutMs?: number;
   /** How long before the token's `exp` to refresh it, in ms. Default 30000. */
   tokenRefreshMarginMs?: number;
@@ -108,6 +146,10 @@ const MIN_TOKEN_REFRESH_DELAY_MS = 1_000;
 /** setTimeout fires at once for longer delays. */
 const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
 const SOCKET_OPEN = 1;
+const EVENT_SOURCE_CLOSED = 2;
+/** The SSE events the SDK reads besides `error`, which EventSource also uses for its own failures. */
+const STREAM_EVENTS = ['ready', 'subscribed', 'notification'] as const;
+type StreamEvent = (typeof STREAM_EVENTS)[number];
 
 /** Close codes that change what the SDK does; any other close (4008, 4009, network loss) reconnects with backoff. */
 const CloseCode = {
@@ -192,18 +234,23 @@ function isNodeWebSocket(socket: WebSocketLike): socket is NodeWebSocket {
   return typeof candidate.on === 'function' && typeof candidate.terminate === 'function';
 }
 
-/** `undefined` for anything but `{event, data}` JSON text. The event may be one this SDK does not know. */
-function parseServerFrame(raw: unknown): ServerFrame | undefined {
+/** `undefined` for anything but JSON text of an object. */
+function parseJsonObject(raw: unknown): object | undefined {
   if (typeof raw !== 'string') return undefined;
-  let frame: unknown;
+  let parsed: unknown;
   try {
-    frame = JSON.parse(raw);
+    parsed = JSON.parse(raw);
   } catch {
     return undefined;
   }
+  return typeof parsed === 'object' && parsed !== null ? parsed : undefined;
+}
+
+/** `undefined` for anything but `{event, data}` JSON text. The event may be one this SDK does not know. */
+function parseServerFrame(raw: unknown): ServerFrame | undefined {
+  const frame = parseJsonObject(raw);
   const isFrame =
-    typeof frame === 'object' &&
-    frame !== null &&
+    frame !== undefined &&
     'event' in frame &&
     typeof frame.event === 'string' &&
     'data' in frame &&
@@ -212,8 +259,17 @@ function parseServerFrame(raw: unknown): ServerFrame | undefined {
   return isFrame ? (frame as ServerFrame) : undefined;
 }
 
+/** An SSE event as the WebSocket frame it stands for: the data are the same; `undefined` if not a JSON object. */
+function parseStreamEvent(event: StreamEvent | 'error', raw: unknown): ServerFrame | undefined {
+  const data = parseJsonObject(raw);
+  return data === undefined ? undefined : ({ event, data } as ServerFrame);
+}
+
 type StateEvent = 'connecting' | 'recovering' | 'connected' | 'disconnected';
 type CloseInfo = { code: number; reason: string };
+type TransportClass =
+  | { transport: 'websocket'; WebSocket: WebSocketConstructor }
+  | { transport: 'sse'; EventSource: EventSourceConstructor };
 
 export class HeraldClient<TPayloads extends object = Record<string, unknown>> {
   private readonly listeners: {
@@ -228,14 +284,20 @@ export class HeraldClient<TPayloads extends object = Record<string, unknown>> {
     error: new Set(),
   };
   private readonly url: URL;
-  private readonly WebSocketClass: WebSocketConstructor;
+  private readonly transportClass: TransportClass;
   private readonly backoff: ReconnectBackoff;
   private readonly channels = new Map<string, ChannelTrack>([
     [BROADCAST_CHANNEL, { positionIsTentative: false }],
   ]);
   private currentState: HeraldConnectionState = 'disconnected';
   private socket?: WebSocketLike;
-  /** From `ready` until the socket goes. */
+  private stream?: EventSourceLike;
+  /**
+   * SSE: the `id:` of the last event whose positions are all the app's (not one that showed a gap): a new
+   * stream sends it as `lastEventId` to recover every channel from there.
+   */
+  private lastEventId?: string;
+  /** From `ready` until the socket or stream goes. */
   private session?: { connectionId: string; userId: string };
   private userId?: string;
   private attempt = 0;
@@ -254,13 +316,8 @@ export class HeraldClient<TPayloads extends object = Record<string, unknown>> {
     if (options.token === undefined && options.getToken === undefined) {
       throw new TypeError('HeraldClient needs `token` or `getToken`');
     }
-    const WebSocketClass =
-      options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
-    if (WebSocketClass === undefined) {
-      throw new TypeError('No global WebSocket: pass `WebSocket` (in Node, the `ws` package)');
-    }
+    this.transportClass = transportClass(options);
     this.url = new URL(options.url);
-    this.WebSocketClass = WebSocketClass;
     this.token = options.token;
     this.backoff = new ReconnectBackoff(
       options.reconnectBackoff?.baseMs ?? DEFAULT_BACKOFF_BASE_MS,
@@ -312,19 +369,22 @@ export class HeraldClient<TPayloads extends object = Record<string, unknown>> {
     if (this.channels.has(channel) || this.currentState === 'closed') return;
     const track: ChannelTrack = { positionIsTentative: false };
     this.channels.set(channel, track);
-    if (this.session) this.sendSubscribe(channel, track);
+    if (this.stream) this.reopenStream();
+    else if (this.session) this.sendSubscribe(channel, track);
   }
 
   unsubscribe(channel: string): void {
     if (!channel.startsWith(TOPIC_PREFIX) || !this.channels.delete(channel)) return;
-    if (this.session) this.send('unsubscribe', { channel });
+    if (this.stream) this.reopenStream();
+    else if (this.session) this.send('unsubscribe', { channel });
   }
 
   /** Closes the connection for good: no reconnect, every timer cleared. */
   close(): void {
-    const socket = this.socket;
-    this.detachSocket();
+    const { socket, stream } = this;
+    this.detachConnection();
     socket?.close(CloseCode.normal, 'client closed');
+    stream?.close();
     this.stop({ code: CloseCode.normal, reason: 'client closed' });
   }
 
@@ -352,7 +412,9 @@ export class HeraldClient<TPayloads extends object = Record<string, unknown>> {
         message: 'the token expired and there is no getToken',
       });
     }
-    this.openSocket(token);
+    const transport = this.transportClass;
+    if (transport.transport === 'sse') this.openStream(transport.EventSource, token);
+    else this.openSocket(transport.WebSocket, token);
   }
 
   /** `undefined` when the only token is a fixed one that has expired. */
@@ -368,7 +430,7 @@ export class HeraldClient<TPayloads extends object = Record<string, unknown>> {
     return this.token;
   }
 
-  private openSocket(token: string): void {
+  private openSocket(WebSocketClass: WebSocketConstructor, token: string): void {
     const url = new URL(this.url);
     url.searchParams.set('access_token', token);
     for (const track of this.channels.values()) track.subscribeInFlight = undefined;
@@ -382,13 +444,9 @@ export class HeraldClient<TPayloads extends object = Record<string, unknown>> {
 
     let socket: WebSocketLike;
     try {
-      socket = new this.WebSocketClass(url.toString());
+      socket = new WebSocketClass(url.toString());
     } catch (error) {
-      this.emit('error', { code: 'connection_failed', message: String(error) });
-      return this.reconnectAfter(this.backoff.nextDelayMs(), {
-        code: CloseCode.abnormal,
-        reason: String(error),
-      });
+      return this.connectionFailed(error);
     }
     this.socket = socket;
     let opened = false;
@@ -410,30 +468,142 @@ export class HeraldClient<TPayloads extends object = Record<string, unknown>> {
     socket.addEventListener('error', () => undefined);
     socket.addEventListener('close', (event) => {
       if (socket !== this.socket) return;
-      this.detachSocket();
+      this.detachConnection();
       this.handleClose(
         { code: event.code, reason: event.reason },
         { opened, handshakeStatus, statusVisible },
       );
     });
+    this.startConnectTimer();
+  }
+
+  /**
+   * SSE: one stream on the personal, broadcast and subscribed topics' channels; the server answers each
+   * with `subscribed` after `ready`, recovering those that `lastEventId` names.
+   */
+  private openStream(EventSourceClass: EventSourceConstructor, token: string): void {
+    const url = new URL(this.url);
+    url.searchParams.set('access_token', token);
+    const topics = this.topics.map((channel) => channel.slice(TOPIC_PREFIX.length));
+    if (topics.length > 0) url.searchParams.set('topics', topics.join(','));
+    if (this.lastEventId !== undefined) url.searchParams.set('lastEventId', this.lastEventId);
+    for (const track of this.channels.values()) track.subscribeInFlight = undefined;
+
+    let stream: EventSourceLike;
+    try {
+      stream = new EventSourceClass(url.toString());
+    } catch (error) {
+      return this.connectionFailed(error);
+    }
+    this.stream = stream;
+    for (const event of STREAM_EVENTS) {
+      stream.addEventListener(event, (message) => {
+        if (stream !== this.stream) return;
+        this.handleStreamEvent(event, message.data);
+        // Not after a gap: that event's id is past what the app has, and the stream was replaced.
+        if (stream === this.stream && message.lastEventId) this.lastEventId = message.lastEventId;
+      });
+    }
+    stream.addEventListener('error', (event) => {
+      if (stream !== this.stream) return;
+      if (event.data !== undefined) return this.handleStreamError(stream, event.data);
+      if (stream.readyState !== EVENT_SOURCE_CLOSED) return this.handleStreamDropped();
+      this.detachConnection();
+      const status = event.code;
+      if (status === 400 || status === 403) {
+        this.emit('error', {
+          code: 'stream_refused',
+          message: `the server refused the stream (HTTP ${status}): a malformed or forbidden topic`,
+        });
+      }
+      this.handleClose(
+        {
+          code: CloseCode.abnormal,
+          reason: `stream refused${status === undefined ? '' : ` (HTTP ${status})`}`,
+        },
+        { opened: false, handshakeStatus: status, statusVisible: status !== undefined },
+      );
+    });
+    this.startConnectTimer();
+  }
+
+  private connectionFailed(error: unknown): void {
+    this.emit('error', { code: 'connection_failed', message: String(error) });
+    this.reconnectAfter(this.backoff.nextDelayMs(), { code: CloseCode.abnormal, reason: String(error) });
+  }
+
+  private startConnectTimer(): void {
     this.connectTimer = setTimeout(
-      () => this.abandonSocket('no ready frame in time'),
+      () => this.abandonConnection('no ready frame in time'),
       this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
     );
   }
 
-  /** Drops a socket that stopped answering, without waiting for a close handshake it may never finish. */
-  private abandonSocket(reason: string): void {
-    const socket = this.socket;
-    if (!socket) return;
-    this.detachSocket();
-    if (isNodeWebSocket(socket)) socket.terminate();
-    else socket.close(CloseCode.normal, reason);
+  /** Drops a connection that stopped answering, without waiting for a close handshake it may never finish. */
+  private abandonConnection(reason: string): void {
+    const { socket, stream } = this;
+    if (!socket && !stream) return;
+    this.detachConnection();
+    stream?.close();
+    if (socket && isNodeWebSocket(socket)) socket.terminate();
+    else socket?.close(CloseCode.normal, reason);
     this.handleClose({ code: CloseCode.abnormal, reason }, { opened: true, statusVisible: false });
   }
 
-  private detachSocket(): void {
+  /**
+   * SSE: a stream's topics and token are fixed, so a new stream replaces it, recovering every channel from
+   * the last event id. Without a stream there is nothing to do: the next one opens with the current ones.
+   */
+  private reopenStream(): void {
+    const stream = this.stream;
+    if (!stream) return;
+    this.detachConnection();
+    stream.close();
+    void this.connect();
+  }
+
+  /** EventSource reconnects by itself, sending `Last-Event-ID`: the new stream's `ready` resumes every channel. */
+  private handleStreamDropped(): void {
+    if (!this.session) return; // a retry of its own that failed too; the connect timer bounds them
+    this.session = undefined;
+    clearTimeout(this.tokenRefreshTimer);
+    this.enterState('disconnected', {
+      code: CloseCode.abnormal,
+      reason: 'stream ended',
+      willReconnect: true,
+    });
+    if (this.isClosed()) return; // a listener called close()
+    this.attempt++;
+    this.enterState('connecting', { attempt: this.attempt });
+    if (!this.isClosed()) this.startConnectTimer();
+  }
+
+  /** The server's `error` event, after which it ends the stream. */
+  private handleStreamError(stream: EventSourceLike, raw: unknown): void {
+    this.detachConnection();
+    stream.close();
+    const frame = parseStreamEvent('error', raw);
+    if (frame?.event === 'error' && frame.data.code === 'token_expired') {
+      return this.handleClose(
+        { code: CloseCode.tokenExpired, reason: frame.data.message },
+        { opened: true, statusVisible: true },
+      );
+    }
+    if (frame?.event === 'error') this.emit('error', { code: frame.data.code, message: frame.data.message });
+    else
+      this.emit('error', {
+        code: 'bad_frame',
+        message: `an SSE error event without JSON data: ${String(raw)}`,
+      });
+    this.handleClose(
+      { code: CloseCode.abnormal, reason: 'stream ended' },
+      { opened: true, statusVisible: true },
+    );
+  }
+
+  private detachConnection(): void {
     this.socket = undefined;
+    this.stream = undefined;
     this.session = undefined;
     this.tokenSentInRefresh = undefined;
     clearTimeout(this.connectTimer);
@@ -506,6 +676,22 @@ export class HeraldClient<TPayloads extends object = Record<string, unknown>> {
       });
       return;
     }
+    this.handleServerFrame(frame);
+  }
+
+  private handleStreamEvent(event: StreamEvent, raw: unknown): void {
+    const frame = parseStreamEvent(event, raw);
+    if (!frame) {
+      this.emit('error', {
+        code: 'bad_frame',
+        message: `SSE '${event}' data is not a JSON object: ${String(raw)}`,
+      });
+      return;
+    }
+    this.handleServerFrame(frame);
+  }
+
+  private handleServerFrame(frame: ServerFrame): void {
     switch (frame.event) {
       case 'ready':
         return this.handleReady(frame.data);
@@ -536,7 +722,8 @@ export class HeraldClient<TPayloads extends object = Record<string, unknown>> {
     const personal = userChannel(ready.userId);
     if (!this.channels.has(personal)) this.channels.set(personal, { positionIsTentative: false });
     this.session = { connectionId: ready.connectionId, userId: ready.userId };
-    this.startHeartbeat(ready.heartbeatMs);
+    // SSE heartbeats are comment lines, which EventSource does not show: only a WebSocket can be checked.
+    if (this.socket) this.startHeartbeat(ready.heartbeatMs);
     if (this.token !== undefined) this.scheduleTokenRefresh(decodeTokenExpiryMs(this.token));
 
     const recovering: string[] = [];
@@ -548,7 +735,10 @@ export class HeraldClient<TPayloads extends object = Record<string, unknown>> {
     this.enterConnectedWhenCaughtUp();
   }
 
-  /** With a known position it recovers from there; without, the `subscribed` answer gives the position. */
+  /**
+   * With a known position it recovers from there; without, the `subscribed` answer gives the position.
+   * On SSE no frame goes out (the server answers every channel of a stream), the answer is just awaited.
+   */
   private sendSubscribe(channel: string, track: ChannelTrack): void {
     const position = track.position;
     track.subscribeInFlight = position ? 'recover' : 'join';
@@ -568,7 +758,9 @@ export class HeraldClient<TPayloads extends object = Record<string, unknown>> {
     if (isNext || (track.positionIsTentative && notification.offset <= last.offset)) {
       return this.deliver(track, notification);
     }
-    if (notification.offset > last.offset + 1) this.sendSubscribe(notification.channel, track);
+    if (notification.offset <= last.offset + 1) return;
+    if (this.stream) this.reopenStream();
+    else this.sendSubscribe(notification.channel, track);
   }
 
   private deliver(track: ChannelTrack, notification: NotificationData): void {
@@ -624,7 +816,7 @@ export class HeraldClient<TPayloads extends object = Record<string, unknown>> {
   private startHeartbeat(heartbeatMs: number): void {
     if (!(heartbeatMs > 0)) return;
     this.heartbeatTimer = setInterval(() => {
-      if (Date.now() - this.lastFrameAtMs >= 2 * heartbeatMs) this.abandonSocket('heartbeat timeout');
+      if (Date.now() - this.lastFrameAtMs >= 2 * heartbeatMs) this.abandonConnection('heartbeat timeout');
       else this.send('ping', {});
     }, heartbeatMs);
   }
@@ -642,7 +834,10 @@ export class HeraldClient<TPayloads extends object = Record<string, unknown>> {
     );
   }
 
-  /** If this fails, the server closes with 4001 at expiry, and that path fetches a token and recovers. */
+  /**
+   * If this fails, the server closes with 4001 (SSE: `error` token_expired) at expiry, and that path
+   * fetches a token and recovers. SSE cannot refresh a stream's token: a new stream takes the new one.
+   */
   private async refreshToken(getToken: () => Promise<string>): Promise<void> {
     const session = this.session;
     let token: string;
@@ -653,6 +848,10 @@ export class HeraldClient<TPayloads extends object = Record<string, unknown>> {
       return;
     }
     if (session !== this.session) return;
+    if (this.stream) {
+      this.token = token;
+      return this.reopenStream();
+    }
     this.tokenSentInRefresh = token;
     this.send('refresh', { token });
   }
@@ -685,4 +884,20 @@ export class HeraldClient<TPayloads extends object = Record<string, unknown>> {
       }
     }
   }
+}
+
+function transportClass(options: HeraldClientOptions): TransportClass {
+  const globals = globalThis as { WebSocket?: WebSocketConstructor; EventSource?: EventSourceConstructor };
+  if (options.transport === 'sse') {
+    const EventSource = options.EventSource ?? globals.EventSource;
+    if (EventSource === undefined) {
+      throw new TypeError('No global EventSource: pass `EventSource` (in Node, the `eventsource` package)');
+    }
+    return { transport: 'sse', EventSource };
+  }
+  const WebSocket = options.WebSocket ?? globals.WebSocket;
+  if (WebSocket === undefined) {
+    throw new TypeError('No global WebSocket: pass `WebSocket` (in Node, the `ws` package)');
+  }
+  return { transport: 'websocket', WebSocket };
 }

@@ -120,3 +120,13 @@ export interface PresenceResponse {
   online: boolean;
   connections: number;
 }
+
+/** Where a notification published with `push` stands for one target user. */
+export type DeliveryState =
+  'pending' | 'delivered' | 'pushed' | 'push_failed' | 'expired' | 'no_subscriptions';
+
+/** `GET /v1/notifications/<id>/status` → 200, for a notification published with `push`. */
+export interface DeliveryStatusResponse {
+  id: string;
+  users: { userId: string; state: DeliveryState; deliveredAt?: string; pushedAt?: string }[];
+}

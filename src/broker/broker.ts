@@ -69,7 +69,7 @@ export type MessageListener = (message: ChannelMessage) => void;
  */
 export abstract class Broker {
   private readonly messageListeners: MessageListener[] = [];
-  private readonly resyncListeners: (() => void)[] = [];
+  private readonly resyncListeners: ((shard: string | undefined) => void)[] = [];
 
   /**
    * Stores each notification in every one of its channels' histories and publishes it there, all in
@@ -106,15 +106,25 @@ export abstract class Broker {
 
   abstract close(): Promise<void>;
 
+  /**
+   * The engine shard that holds the channel: work for channels of one shard is paced together, and a
+   * shard's outage or failover concerns only its channels. One shard (`''`) unless the engine is
+   * partitioned.
+   */
+  shardOf(_channel: string): string {
+    return '';
+  }
+
   onMessage(listener: MessageListener): void {
     this.messageListeners.push(listener);
   }
 
   /**
    * Called after this replica's subscription link was lost and is back: messages may have been missed
-   * on every channel, and listeners should fill the gaps from history.
+   * on every channel of that shard (`undefined`: of every shard), and listeners should fill the gaps
+   * from history.
    */
-  onResync(listener: () => void): void {
+  onResync(listener: (shard: string | undefined) => void): void {
     this.resyncListeners.push(listener);
   }
 
@@ -122,7 +132,7 @@ export abstract class Broker {
     for (const listener of this.messageListeners) listener(message);
   }
 
-  protected emitResync(): void {
-    for (const listener of this.resyncListeners) listener();
+  protected emitResync(shard?: string): void {
+    for (const listener of this.resyncListeners) listener(shard);
   }
 }

@@ -1,13 +1,7 @@
 import { Module } from '@nestjs/common';
-import { AuthModule } from '../auth/auth.module';
-import { ConnectionHub } from './connection-hub';
-import { HandshakeGate } from './handshake';
-import { Heartbeat } from './heartbeat';
-import { NotificationsGateway } from './notifications.gateway';
+import { SessionModule } from '../session/session.module';
+import { WebSocketEndpoint } from './websocket.endpoint';
 
-@Module({
-  imports: [AuthModule],
-  providers: [ConnectionHub, HandshakeGate, Heartbeat, NotificationsGateway],
-  exports: [ConnectionHub, HandshakeGate],
-})
+/** The WebSocket transport: `GET /v1/ws`. */
+@Module({ imports: [SessionModule], providers: [WebSocketEndpoint] })
 export class GatewayModule {}

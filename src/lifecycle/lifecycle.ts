@@ -1,8 +1,8 @@
 import { Global, Inject, Injectable, Logger, Module } from '@nestjs/common';
-import { CloseCode } from '../common/close-codes';
-import { ConnectionHub } from '../gateway/connection-hub';
-import { HandshakeGate } from '../gateway/handshake';
-import { GatewayModule } from '../gateway/gateway.module';
+import { CloseCode, Disconnect } from '../common/close-codes';
+import { HandshakeGate } from '../session/handshake';
+import { SessionModule } from '../session/session.module';
+import { SessionRegistry } from '../session/session-registry';
 
 /** How long closing clients get to complete their 1012 close before their sockets are cut. */
 const CLOSE_GRACE_MS = 500;
@@ -19,7 +19,7 @@ export class Lifecycle {
 
   constructor(
     @Inject(HandshakeGate) private readonly gate: HandshakeGate,
-    @Inject(ConnectionHub) private readonly hub: ConnectionHub,
+    @Inject(SessionRegistry) private readonly sessions: SessionRegistry,
   ) {}
 
   get draining(): boolean {
@@ -30,19 +30,17 @@ export class Lifecycle {
     if (this.isDraining) return;
     this.isDraining = true;
     this.gate.drain();
-    this.logger.log(
-      `draining: closing ${this.hub.connectionCount} connections with ${CloseCode.ServiceRestart}`,
-    );
-    this.hub.closeAll(CloseCode.ServiceRestart, 'service restart');
+    this.logger.log(`draining: closing ${this.sessions.count} connections with ${CloseCode.ServiceRestart}`);
+    this.sessions.closeAll(Disconnect.ServiceRestart);
     const deadline = Date.now() + CLOSE_GRACE_MS;
-    while (this.hub.connectionCount > 0 && Date.now() < deadline) {
+    while (this.sessions.count > 0 && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     // A client that has not finished the closing handshake by now (not reading) must not hold the exit.
-    this.hub.terminateAll();
+    this.sessions.terminateAll();
   }
 }
 
 @Global()
-@Module({ imports: [GatewayModule], providers: [Lifecycle], exports: [Lifecycle] })
+@Module({ imports: [SessionModule], providers: [Lifecycle], exports: [Lifecycle] })
 export class LifecycleModule {}

@@ -1,6 +1,6 @@
 import jwt from 'jsonwebtoken';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { startApp, TestApp } from '../support/app';
+import { generatedCredentials, startApp, TestApp } from '../support/app';
 import { aNotification, aUserId, post, publish } from '../support/client';
 import { httpRequest } from '../support/http';
 import { startRedis, TestRedis } from '../support/redis';
@@ -25,13 +25,6 @@ const devEnv = (redis: TestRedis) => ({
   JWT_SECRET: undefined,
   API_KEYS: undefined,
 });
-
-/** The JWT secret a development replica generated, from its start-up banner. */
-const generatedSecret = (app: TestApp): string => {
-  const match = /JWT_SECRET \(generated\): (\S+)/.exec(app.output());
-  if (!match) throw new Error('no generated JWT_SECRET in the banner');
-  return match[1];
-};
 
 /** A replica restart and a browser's reconnect backoff fit well within this, even on a busy machine. */
 const BROWSER_TEST_TIMEOUT_MS = 60_000;
@@ -103,7 +96,9 @@ describe('demo page (development)', () => {
       );
       expect(response.status).toBe(200);
       const body = JSON.parse(response.text) as { token: string; userId: string; expiresAt: string };
-      const claims = jwt.verify(body.token, generatedSecret(a), { algorithms: ['HS256'] }) as jwt.JwtPayload;
+      const claims = jwt.verify(body.token, generatedCredentials(a).jwtSecret, {
+        algorithms: ['HS256'],
+      }) as jwt.JwtPayload;
       expect(claims).toMatchObject({ sub: 'bob smith', topics: ['*'] });
       expect((claims.exp ?? 0) - Date.now() / 1000).toBeGreaterThan(3590);
       expect((claims.exp ?? 0) - Date.now() / 1000).toBeLessThanOrEqual(3600);

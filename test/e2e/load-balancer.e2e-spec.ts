@@ -18,6 +18,7 @@ import {
   TestNginx,
 } from '../support/nginx';
 import { startRedis, TestRedis } from '../support/redis';
+import { SseTestClient } from '../support/sse';
 import { sleep } from '../support/wait';
 
 /**
@@ -73,6 +74,22 @@ withNginx('nginx load balancer (deploy/nginx.conf) in front of two replicas', ()
       offset: 1,
       payload: { via: 'nginx' },
     });
+  });
+
+  it('streams Server-Sent Events through nginx unbuffered: each notification arrives at once', async () => {
+    const user = aUserId('lb');
+    const stream = new SseTestClient(aToken({ sub: user }), { origin: () => lb.url });
+    try {
+      await stream.waitFor('subscribed', 2);
+      for (const n of [1, 2, 3]) {
+        expect((await publish(lb, aNotification([user], { n }))).status).toBe(202);
+        // A buffering proxy would hold this small event until its buffer filled or the stream ended.
+        await stream.waitForNotifications(n, undefined, 2000);
+      }
+      expect(stream.notifications().map((notification) => notification.offset)).toEqual([1, 2, 3]);
+    } finally {
+      stream.close();
+    }
   });
 
   it('spreads WebSockets over both replicas (least_conn)', async () => {

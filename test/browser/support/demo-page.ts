@@ -29,6 +29,14 @@ export class DemoPage {
     await this.byTestId('log-item').first().waitFor({ timeout: WAIT_MS });
   }
 
+  async chooseTransport(transport: 'websocket' | 'sse'): Promise<void> {
+    await this.byTestId('transport').selectOption(transport);
+  }
+
+  async endpoint(): Promise<string | null> {
+    return this.byTestId('endpoint').textContent();
+  }
+
   async connectAs(userId: string): Promise<void> {
     await this.byTestId('user-id').fill(userId);
     await this.byTestId('connect').click();

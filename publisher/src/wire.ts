@@ -1,0 +1,132 @@
+// GENERATED from src/protocol/wire.ts by scripts/generate-wire.js: edit that file, then run `npm run build`.
+// A unit test (src/protocol/wire.spec.ts) fails while this copy differs from it.
+/**
+ * Herald's wire shapes: the one definition of every frame, event and REST body that crosses the
+ * network (docs/PROTOCOL.md, OpenAPI at /docs). The server imports this file; the client SDK, the
+ * publisher SDK and the bench get generated copies of it (`npm run build` runs
+ * scripts/generate-wire.js, and a unit test fails when a copy is stale), so a field added here appears
+ * everywhere at compile time.
+ *
+ * Types only: nothing here exists at run time, so a copy adds nothing to a package's bundle.
+ */
+
+/** A position in one channel's history: `offset` counts 1, 2, 3… within one `epoch`. */
+export interface ChannelPosition {
+  offset: number;
+  epoch: string;
+}
+
+/** `user:<id>`, `topic:<name>` or `broadcast`. */
+export type ChannelName = string;
+
+/** A notification as it is delivered on one channel (the `notification` frame's and event's data). */
+export interface NotificationData extends ChannelPosition {
+  /** UUID of the publish; the same on every channel it went to. */
+  id: string;
+  channel: ChannelName;
+  type: string;
+  payload: unknown;
+  /** ISO-8601 UTC. */
+  createdAt: string;
+}
+
+/** Codes of `error` frames (WebSocket: the connection stays open; SSE: the stream ends after it). */
+export type ErrorCode = 'bad_request' | 'forbidden' | 'too_many_subscriptions' | 'internal' | 'token_expired';
+
+/** Server → client: WebSocket frames `{event, data}` and SSE events `event: <name>` / `data: <json>`. */
+export interface ServerEvents {
+  ready: { connectionId: string; userId: string; channels: ChannelName[]; heartbeatMs: number };
+  notification: NotificationData;
+  /** `offset` is the newest offset in the channel when the connection was put on it. */
+  subscribed: { channel: ChannelName; offset: number; epoch: string; recovered: boolean };
+  unsubscribed: { channel: ChannelName };
+  error: { code: ErrorCode; message: string; channel?: ChannelName };
+  pong: Record<string, never>;
+  /** `exp` in seconds since the Unix epoch, as in the JWT. */
+  refreshed: { exp: number };
+}
+
+/** Client → server WebSocket frames. */
+export interface ClientEvents {
+  /** With `offset` and `epoch`: recover, i.e. replay every stored notification after `offset`. */
+  subscribe: { channel: ChannelName; offset?: number; epoch?: string };
+  unsubscribe: { channel: ChannelName };
+  ping: Record<string, never>;
+  refresh: { token: string };
+}
+
+export type ServerEvent = keyof ServerEvents;
+export type ClientEvent = keyof ClientEvents;
+
+export type ServerFrame = { [E in ServerEvent]: { event: E; data: ServerEvents[E] } }[ServerEvent];
+export type ClientFrame = { [E in ClientEvent]: { event: E; data: ClientEvents[E] } }[ClientEvent];
+
+/** `POST /v1/notifications` body. At least one target; `users` ≤ 10,000, `topics` ≤ 100. */
+export interface PublishBody {
+  users?: string[];
+  topics?: string[];
+  broadcast?: boolean;
+  /** 1–100 characters. */
+  type: string;
+  /** Any JSON value. */
+  payload: unknown;
+}
+
+/** Where a publish was stored: one entry per target channel. */
+export interface Delivery extends ChannelPosition {
+  channel: ChannelName;
+}
+
+/** `POST /v1/notifications` → 202. */
+export interface PublishResponse {
+  id: string;
+  deliveries: Delivery[];
+}
+
+/** Every error response: `{statusCode, error, message}`. */
+export interface ErrorBody {
+  statusCode: number;
+  error: string;
+  message: string;
+}
+
+/** One item of `POST /v1/notifications/batch` (≤ 1,000 items). */
+export interface BatchItem extends PublishBody {
+  /** Like the Idempotency-Key header, for this item (1–200 characters). */
+  idempotencyKey?: string;
+}
+
+export interface BatchBody {
+  notifications: BatchItem[];
+}
+
+/** Per item, in order: the publish response, or the error it would have been on its own. */
+export type BatchItemResult = PublishResponse | { error: ErrorBody };
+
+/** `POST /v1/notifications/batch` → 202. */
+export interface BatchResponse {
+  results: BatchItemResult[];
+}
+
+/** `GET /v1/channels/<channel>/history?after=&limit=` → 200. `offset` is the newest in the channel. */
+export interface HistoryResponse extends ChannelPosition {
+  channel: ChannelName;
+  notifications: NotificationData[];
+}
+
+/** `GET /v1/presence/<userId>` → 200, cluster-wide. */
+export interface PresenceResponse {
+  userId: string;
+  online: boolean;
+  connections: number;
+}
+
+/** Where a notification published with `push` stands for one target user. */
+export type DeliveryState =
+  'pending' | 'delivered' | 'pushed' | 'push_failed' | 'expired' | 'no_subscriptions';
+
+/** `GET /v1/notifications/<id>/status` → 200, for a notification published with `push`. */
+export interface DeliveryStatusResponse {
+  id: string;
+  users: { userId: string; state: DeliveryState; deliveredAt?: string; pushedAt?: string }[];
+}

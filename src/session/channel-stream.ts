@@ -1,0 +1,179 @@
+import type { ChannelMessage, ChannelPosition, HistoryPage } from '../broker/broker';
+
+/**
+ * One channel's order on this replica, as a pure state machine: messages go in as the engine delivers
+ * them (at most once, possibly with gaps), and come out exactly in offset order, each once, with no
+ * gap. It does no I/O: when it needs history it says so ({@link needsCatchUp}, {@link catchUpAfter}),
+ * and its owner reads the page and hands it to {@link caughtUp}.
+ *
+ * - Until its position is known ({@link synced}) every message is held.
+ * - A message at the next offset of the current epoch goes out at once; an older one is a duplicate.
+ * - A message that skips offsets, or comes in another epoch, is held and the stream needs a catch-up:
+ *   history fills the gap (or, in a new epoch, gives the new life from its start), then the held
+ *   messages that follow go out.
+ * - A *different* notification at an offset already dispatched (same epoch), or history behind that
+ *   offset, means the engine lost acknowledged writes and reuses offsets: {@link takeReusedOffsets}
+ *   reports it once, so that the owner can end the channel's epoch.
+ */
+export class ChannelStream {
+  /** The last offset dispatched (within `epoch`). */
+  offset = 0;
+  epoch = '';
+  private isSynced = false;
+  private catchUpNeeded = false;
+  /** During a catch-up into a new epoch: read that epoch's history from its start. */
+  private readFromStart = false;
+  /**
+   * The notification at `offset` when this replica dispatched it ({@link notificationKey}; 0 when
+   * the position was learnt otherwise, e.g. from a history read).
+   */
+  private lastKey = 0;
+  private reusedOffsets = false;
+  /** Messages that arrived while the position was unknown or a gap was open; ascending is not assumed. */
+  private held: ChannelMessage[] | null = null;
+
+  /** @param maxHeld held messages beyond this drop the oldest (they are in history, which a catch-up reads) */
+  constructor(private readonly maxHeld: number) {}
+
+  get synced(): boolean {
+    return this.isSynced;
+  }
+
+  /** True while messages wait for a history read (a gap, a new epoch). */
+  get needsCatchUp(): boolean {
+    return this.catchUpNeeded;
+  }
+
+  /** The offset the catch-up reads after. */
+  get catchUpAfter(): number {
+    return this.readFromStart ? 0 : this.offset;
+  }
+
+  /** The position dispatched so far; undefined until synced. */
+  get position(): ChannelPosition | undefined {
+    return this.isSynced ? { offset: this.offset, epoch: this.epoch } : undefined;
+  }
+
+  /** Learns the channel's position (newest offset now stored) and returns the held messages that follow it. */
+  sync(position: ChannelPosition): ChannelMessage[] {
+    this.offset = position.offset;
+    this.epoch = position.epoch;
+    this.lastKey = 0;
+    this.isSynced = true;
+    return this.releaseHeld();
+  }
+
+  /** A message from the engine; returns what to dispatch now, in order. */
+  receive(message: ChannelMessage): ChannelMessage[] {
+    if (!this.isSynced || this.catchUpNeeded) {
+      this.hold(message);
+      return [];
+    }
+    if (message.epoch === this.epoch) {
+      if (
+        message.offset === this.offset &&
+        this.lastKey !== 0 &&
+        notificationKey(message.data) !== this.lastKey
+      ) {
+        this.reusedOffsets = true;
+        return [];
+      }
+      if (message.offset <= this.offset) return [];
+      if (message.offset === this.offset + 1) {
+        this.advance(message);
+        return [message];
+      }
+    }
+    // Offsets skipped, or a new epoch (the history was lost and restarted): fill from history first.
+    this.hold(message);
+    this.catchUpNeeded = true;
+    return [];
+  }
+
+  /**
+   * After the engine's subscription link was lost and is back, messages may have been missed with no
+   * later message to reveal the gap (a quiet channel): read history to be sure.
+   */
+  resync(): void {
+    if (this.isSynced) this.catchUpNeeded = true;
+  }
+
+  /**
+   * The history page read after {@link catchUpAfter}; returns what to dispatch now, in order. When the
+   * page is of a new epoch, nothing is dispatched yet: the stream still needs a catch-up, from the
+   * new epoch's start.
+   */
+  caughtUp(page: HistoryPage): ChannelMessage[] {
+    if (!this.catchUpNeeded) return [];
+    if (page.epoch !== this.epoch) {
+      if (!this.readFromStart) {
+        this.readFromStart = true;
+        return [];
+      }
+      this.epoch = page.epoch;
+      this.offset = page.messages.length > 0 ? page.messages[0].offset - 1 : page.offset;
+      this.lastKey = 0;
+    } else if (page.offset < this.offset) {
+      // The engine is behind what this replica dispatched, in the same epoch: it lost writes.
+      this.reusedOffsets = true;
+    }
+    this.readFromStart = false;
+    const dispatched: ChannelMessage[] = [];
+    for (const message of page.messages) {
+      if (message.offset > this.offset) {
+        this.advance(message);
+        dispatched.push(message);
+      }
+    }
+    if (page.epoch === this.epoch && page.offset > this.offset) {
+      this.offset = page.offset;
+      this.lastKey = 0;
+    }
+    this.catchUpNeeded = false;
+    return dispatched.concat(this.releaseHeld());
+  }
+
+  /** True once after the stream saw the engine reuse offsets it had dispatched (see the class comment). */
+  takeReusedOffsets(): boolean {
+    const reused = this.reusedOffsets;
+    this.reusedOffsets = false;
+    return reused;
+  }
+
+  private advance(message: ChannelMessage): void {
+    this.offset = message.offset;
+    this.epoch = message.epoch;
+    this.lastKey = notificationKey(message.data);
+  }
+
+  private hold(message: ChannelMessage): void {
+    this.held ??= [];
+    if (this.held.length >= this.maxHeld) this.held.shift();
+    this.held.push(message);
+  }
+
+  private releaseHeld(): ChannelMessage[] {
+    const held = this.held;
+    if (!held) return [];
+    this.held = null;
+    const dispatched: ChannelMessage[] = [];
+    for (const message of held) {
+      for (const next of this.receive(message)) dispatched.push(next);
+    }
+    return dispatched;
+  }
+}
+
+/**
+ * A 32-bit FNV-1a hash of a message's notification id (the data starts `{"id":"…"`): enough to tell
+ * two notifications at one offset apart without keeping either in memory. 0 is kept for "unknown".
+ */
+export function notificationKey(data: string): number {
+  const end = data.indexOf(',');
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < end; i++) {
+    hash ^= data.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return hash >>> 0 || 1;
+}
