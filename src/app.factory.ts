@@ -1,7 +1,10 @@
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppModule } from './app.module';
+import { ApiKeyGuard } from './auth/api-key.guard';
+import { authenticateBeforeBody } from './auth/authenticate-before-body';
 import { RequestValidationPipe } from './common/http-errors';
+import { acceptOnlyJsonBodies, answerFrameworkError } from './common/json-bodies';
 import { AppConfig } from './config/app-config';
 import { serveApiDocs } from './docs-setup';
 import { logRequests, Logs, NestLogger, requestIds } from './logging/logging.module';
@@ -17,13 +20,20 @@ export const BATCH_BODY_LIMIT_BYTES = 16 * 1024 * 1024;
 export async function createApp(config: AppConfig): Promise<NestFastifyApplication> {
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot(config),
-    new FastifyAdapter({ bodyLimit: config.maxPayloadBytes, ...requestIds }),
-    { bufferLogs: true, abortOnError: false },
+    new FastifyAdapter({
+      bodyLimit: config.maxPayloadBytes,
+      frameworkErrors: answerFrameworkError,
+      ...requestIds,
+    }),
+    // Body parsers are acceptOnlyJsonBodies's (Nest's would add a form parser).
+    { bufferLogs: true, abortOnError: false, bodyParser: false },
   );
+  acceptOnlyJsonBodies(app.getHttpAdapter().getInstance());
   const logs = app.get(Logs);
   app.useLogger(new NestLogger(logs));
   app.useGlobalPipes(new RequestValidationPipe());
   allowLargerBatchBodies(app);
+  authenticateBeforeBody(app.getHttpAdapter().getInstance(), app.get(ApiKeyGuard));
   logRequests(app.getHttpAdapter().getInstance(), logs, app.get(Metrics));
   serveApiDocs(app);
   return app;

@@ -2,7 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { AuthModule } from './auth/auth.module';
 import { EngineModule } from './engine/engine.module';
-import { EngineUnavailableFilter, HttpErrorFilter } from './common/http-errors';
+import { HttpErrorFilter } from './common/http-errors';
 import { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
 import { DemoModule } from './demo/demo.module';
@@ -34,12 +34,9 @@ export class AppModule {
         HealthModule,
         PresenceModule,
         HistoryModule,
-        ...(config.production ? [] : [DemoModule]),
+        ...(config.demo ? [DemoModule] : []),
       ],
-      providers: [
-        { provide: APP_FILTER, useClass: HttpErrorFilter },
-        { provide: APP_FILTER, useClass: EngineUnavailableFilter },
-      ],
+      providers: [{ provide: APP_FILTER, useClass: HttpErrorFilter }],
     };
   }
 }

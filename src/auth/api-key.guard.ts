@@ -1,6 +1,19 @@
-import { CanActivate, ExecutionContext, Inject, Injectable, UnauthorizedException } from '@nestjs/common';
+import {
+  applyDecorators,
+  CanActivate,
+  ExecutionContext,
+  ForbiddenException,
+  Inject,
+  Injectable,
+  SetMetadata,
+  UnauthorizedException,
+  UseGuards,
+} from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { ApiBearerAuth } from '@nestjs/swagger';
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { ApiKey, AppConfig } from '../config/app-config';
+import { ApiKey, ApiScope, AppConfig } from '../config/app-config';
+import { bearerCredentials } from './credentials';
 
 export interface PublisherRequest {
   headers: Record<string, string | string[] | undefined>;
@@ -15,45 +28,67 @@ const digest = (value: string): Buffer => createHash('sha256').update(value).dig
 /** How many authenticated headers to remember (one per key in use, plus headroom). */
 const RECENT_KEYS = 1000;
 
+const SCOPE = 'herald:api-key-scope';
+
+export const MISSING_API_KEY_MESSAGE = 'missing or invalid API key (Authorization: Bearer <api key>)';
+
+/**
+ * A publisher endpoint: an API key with `scope` (`Authorization: Bearer <api key>`) — 401 without a
+ * valid key, 403 naming the scope when the key lacks it, both before the body is validated.
+ */
+export const ApiKeyWithScope = (scope: ApiScope): MethodDecorator & ClassDecorator =>
+  applyDecorators(SetMetadata(SCOPE, scope), UseGuards(ApiKeyGuard), ApiBearerAuth('apiKey'));
+
 /**
  * Publisher endpoints: `Authorization: Bearer <api key>`. Keys are compared in constant time
- * (fixed-length digests, every key checked) so the response time says nothing about a key.
+ * (fixed-length digests, every key checked) so the response time says nothing about a key. The scope
+ * a route needs comes from {@link ApiKeyWithScope}.
  */
 @Injectable()
 export class ApiKeyGuard implements CanActivate {
   private readonly keys: { key: ApiKey; digest: Buffer }[];
   /**
-   * Headers that already proved to hold a valid key → its name, so that a publisher's every request
+   * Secrets that already proved to be a valid key → that key, so that a publisher's every request
    * does not hash again. Only successes are remembered: a guess always takes the constant-time path,
    * and a hit tells the caller nothing the 202 would not.
    */
-  private readonly recentlyAuthenticated = new Map<string, string>();
+  private readonly recentlyAuthenticated = new Map<string, ApiKey>();
 
-  constructor(@Inject(AppConfig) config: AppConfig) {
+  constructor(
+    @Inject(AppConfig) config: AppConfig,
+    @Inject(Reflector) private readonly reflector: Reflector,
+  ) {
     this.keys = config.apiKeys.map((key) => ({ key, digest: digest(key.secret) }));
   }
 
   canActivate(context: ExecutionContext): boolean {
+    const scope = this.reflector.getAllAndOverride<ApiScope | undefined>(SCOPE, [
+      context.getHandler(),
+      context.getClass(),
+    ]);
+    if (scope === undefined) throw new Error('ApiKeyGuard on a route without ApiKeyWithScope(...)');
     const request = context.switchToHttp().getRequest<PublisherRequest>();
-    const name = this.authenticate(request.headers.authorization);
-    if (!name)
-      throw new UnauthorizedException('missing or invalid API key (Authorization: Bearer <api key>)');
-    request.apiKeyName = name;
+    const key = this.authenticate(request.headers.authorization);
+    if (!key) throw new UnauthorizedException('missing or invalid API key (Authorization: Bearer <api key>)');
+    if (!key.scopes.has(scope))
+      throw new ForbiddenException(`API key "${key.name}" lacks the "${scope}" scope this endpoint needs`);
+    request.apiKeyName = key.name;
     return true;
   }
 
-  authenticate(header: string | string[] | undefined): string | undefined {
-    if (typeof header !== 'string' || !header.startsWith('Bearer ')) return undefined;
-    const known = this.recentlyAuthenticated.get(header);
+  authenticate(header: string | string[] | undefined): ApiKey | undefined {
+    const secret = bearerCredentials(header);
+    if (secret === undefined) return undefined;
+    const known = this.recentlyAuthenticated.get(secret);
     if (known) return known;
-    const presented = digest(header.slice(7).trim());
-    let match: string | undefined;
+    const presented = digest(secret);
+    let match: ApiKey | undefined;
     for (const { key, digest: expected } of this.keys) {
-      if (timingSafeEqual(presented, expected)) match = key.name;
+      if (timingSafeEqual(presented, expected)) match = key;
     }
     if (match) {
       if (this.recentlyAuthenticated.size >= RECENT_KEYS) this.recentlyAuthenticated.clear();
-      this.recentlyAuthenticated.set(header, match);
+      this.recentlyAuthenticated.set(secret, match);
     }
     return match;
   }

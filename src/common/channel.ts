@@ -15,16 +15,26 @@ export const MAX_ID_LENGTH = 200;
 /** Text without control characters (user ids). */
 // eslint-disable-next-line no-control-regex
 export const NO_CONTROL_CHARS = /^[^\u0000-\u001f\u007f-\u009f]*$/;
+
+/**
+ * Well-formed UTF-16: no lone surrogate. (With the `u` flag a surrogate range matches only unpaired
+ * halves.) An id must be exactly what reaches a key name: Redis receives ids as UTF-8, which turns
+ * every lone surrogate into U+FFFD, so `\ud800`, `\udc00` and `\ufffd` would share one channel.
+ */
+const LONE_SURROGATE = /[\ud800-\udfff]/u;
+
+export const isWellFormed = (value: string): boolean => !LONE_SURROGATE.test(value);
 /** A whole topic name. */
 export const TOPIC_NAME = /^[A-Za-z0-9._:-]{1,200}$/;
 
-/** A user id: 1–200 characters, none of them a control character. */
+/** A user id: 1–200 characters of well-formed Unicode, none of them a control character. */
 export function isUserId(value: unknown): value is string {
   return (
     typeof value === 'string' &&
     value.length >= 1 &&
     value.length <= MAX_ID_LENGTH &&
-    NO_CONTROL_CHARS.test(value)
+    NO_CONTROL_CHARS.test(value) &&
+    isWellFormed(value)
   );
 }
 

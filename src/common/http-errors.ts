@@ -5,6 +5,7 @@ import {
   Catch,
   ExceptionFilter,
   HttpException,
+  Logger,
   PipeTransform,
 } from '@nestjs/common';
 import { validateSync, ValidationError, type ValidatorOptions } from 'class-validator';
@@ -22,33 +23,42 @@ export const ENGINE_UNAVAILABLE_MESSAGE =
 /** Seconds a publisher should wait after a 503 before retrying. */
 export const ENGINE_RETRY_AFTER_SECONDS = 1;
 
-/** Engine outages answer 503 with Retry-After: the publisher retries (with its Idempotency-Key). */
-@Catch(EngineUnavailableError)
-export class EngineUnavailableFilter implements ExceptionFilter {
-  catch(_error: EngineUnavailableError, host: ArgumentsHost): void {
+/**
+ * The one exception filter: every HTTP error leaves as `{statusCode, error, message}` (message a
+ * string) — HttpExceptions with their status, including those Fastify raises before a route runs
+ * (body over MAX_PAYLOAD_BYTES → 413, malformed JSON → 400, not JSON → 415); engine outages as 503 with
+ * Retry-After (the publisher retries, with its Idempotency-Key); and anything nobody foresaw as a 500
+ * in the same shape, logged with its stack (Nest's default answer has no `error` field).
+ */
+@Catch()
+export class HttpErrorFilter implements ExceptionFilter {
+  private readonly logger = new Logger('HttpErrorFilter');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
     const reply = host.switchToHttp().getResponse<FastifyReply>();
-    void reply.status(503).header('Retry-After', String(ENGINE_RETRY_AFTER_SECONDS)).send({
-      statusCode: 503,
-      error: 'Service Unavailable',
-      message: ENGINE_UNAVAILABLE_MESSAGE,
-    });
+    if (exception instanceof EngineUnavailableError) {
+      void reply.status(503).header('Retry-After', String(ENGINE_RETRY_AFTER_SECONDS));
+      send(reply, 503, ENGINE_UNAVAILABLE_MESSAGE);
+      return;
+    }
+    if (exception instanceof HttpException) {
+      send(reply, exception.getStatus(), messageOf(exception));
+      return;
+    }
+    const error = exception instanceof Error ? exception : new Error(String(exception));
+    this.logger.error(`unexpected error: ${error.message}`, error.stack);
+    send(reply, 500, 'internal error');
   }
 }
 
-/**
- * Every HTTP error leaves as `{statusCode, error, message}` (message a string), including those
- * Fastify raises before a route runs (body over MAX_PAYLOAD_BYTES → 413, malformed JSON → 400).
- */
-@Catch(HttpException)
-export class HttpErrorFilter implements ExceptionFilter {
-  catch(exception: HttpException, host: ArgumentsHost): void {
-    const reply = host.switchToHttp().getResponse<FastifyReply>();
-    const statusCode = exception.getStatus();
-    const response = exception.getResponse();
-    const raw = typeof response === 'string' ? response : (response as { message?: unknown }).message;
-    const message = Array.isArray(raw) ? raw.join('; ') : typeof raw === 'string' ? raw : exception.message;
-    void reply.status(statusCode).send({ statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message });
-  }
+function send(reply: FastifyReply, statusCode: number, message: string): void {
+  void reply.status(statusCode).send({ statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message });
+}
+
+function messageOf(exception: HttpException): string {
+  const response = exception.getResponse();
+  const raw = typeof response === 'string' ? response : (response as { message?: unknown }).message;
+  return Array.isArray(raw) ? raw.join('; ') : typeof raw === 'string' ? raw : exception.message;
 }
 
 function flatten(errors: ValidationError[], parent = ''): string[] {

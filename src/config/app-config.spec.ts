@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { ConfigError, loadConfig, parseApiKeys } from './app-config';
 
 const production = { NODE_ENV: 'production', JWT_SECRET: 's'.repeat(32), API_KEYS: 'backend:k1,k2' };
@@ -91,10 +92,110 @@ describe(loadConfig.name, () => {
 describe(parseApiKeys.name, () => {
   it('reads name:secret and names bare secrets by their hash, the same on every replica', () => {
     const keys = parseApiKeys('billing:s3cr3t,bare-secret');
-    expect(keys[0]).toEqual({ name: 'billing', secret: 's3cr3t' });
+    expect(keys[0]).toEqual({ name: 'billing', secret: 's3cr3t', scopes: new Set(['publish', 'read']) });
     expect(keys[1].secret).toBe('bare-secret');
     expect(keys[1].name).toMatch(/^key-[0-9a-f]{12}$/);
     expect(parseApiKeys('bare-secret')[0].name).toBe(keys[1].name);
     expect(keys[1].name).not.toContain('bare-secret');
+  });
+});
+
+describe('API_KEYS scopes', () => {
+  it('reads name:secret:scope+scope; entries without scopes keep every scope', () => {
+    const keys = parseApiKeys('billing:s1:publish,audit:s2:read,ops:s3:read+publish,old:s4,bare');
+    expect(keys.map((key) => [key.name, [...key.scopes].sort()])).toEqual([
+      ['billing', ['publish']],
+      ['audit', ['read']],
+      ['ops', ['publish', 'read']],
+      ['old', ['publish', 'read']],
+      [keys[4].name, ['publish', 'read']],
+    ]);
+  });
+
+  it.each([
+    ['a:s:admin', /key "a" has unknown scope "admin"/],
+    ['a:s:', /entry 1 must be/],
+    ['a:s:read:more', /entry 1 must be/],
+    ['x:y,:s', /entry 2 must be/],
+  ])('refuses %j without printing the secret', (raw, message) => {
+    expect(() => parseApiKeys(raw)).toThrow(message);
+    expect(() => loadConfig({ ...production, API_KEYS: raw })).toThrow(ConfigError);
+  });
+
+  it('never prints a secret variable in a start-up error', () => {
+    expect(() => loadConfig({ ...production, API_KEYS: 'a:topsecret value' })).toThrow(/API_KEYS=<hidden>/);
+    expect(() => loadConfig({ ...production, API_KEYS: 'a:topsecret value' })).not.toThrow(/topsecret/);
+    expect(() => loadConfig({ ...production, JWT_SECRET: 'shortsecret' })).not.toThrow(/shortsecret/);
+  });
+
+  it('refuses non-ASCII secrets, which no HTTP header could carry as configured', () => {
+    expect(() => loadConfig({ ...production, API_KEYS: 'a:s\u00e9cret' })).toThrow(/API_KEYS=/);
+  });
+});
+
+describe('client token keys', () => {
+  const pemOf = (type: 'rsa' | 'ec' | 'ed25519' | 'x25519', options: object = {}) =>
+    generateKeyPairSync(type as 'rsa', options as { modulusLength: number })
+      .publicKey.export({ type: 'spki', format: 'pem' })
+      .toString();
+
+  it.each([
+    ['rsa', { modulusLength: 2048 }, 'RS256'],
+    ['ec', { namedCurve: 'P-256' }, 'ES256'],
+    ['ed25519', {}, 'EdDSA'],
+  ] as const)('takes a %s JWT_PUBLIC_KEY as %s', (type, options, algorithm) => {
+    const pem = pemOf(type, options);
+    expect(loadConfig({ JWT_PUBLIC_KEY: pem }).jwtPublicKey).toEqual({ pem: pem.trim(), algorithm });
+    expect(loadConfig({ JWT_PUBLIC_KEY: pem.replace(/\n/g, '\\n') }).jwtPublicKey?.algorithm).toBe(algorithm);
+  });
+
+  it('takes a PKCS#1 RSA key', () => {
+    const pem = generateKeyPairSync('rsa', { modulusLength: 2048 })
+      .publicKey.export({ type: 'pkcs1', format: 'pem' })
+      .toString();
+    expect(loadConfig({ JWT_PUBLIC_KEY: pem }).jwtPublicKey?.algorithm).toBe('RS256');
+  });
+
+  it.each([
+    ['not a key', /JWT_PUBLIC_KEY must be a PEM public key/],
+    [pemOf('ec', { namedCurve: 'P-384' }), /JWT_PUBLIC_KEY must be an RSA, EC P-256 or Ed25519 key/],
+    [pemOf('x25519'), /JWT_PUBLIC_KEY must be an RSA, EC P-256 or Ed25519 key/],
+  ])('refuses JWT_PUBLIC_KEY %#', (pem, message) => {
+    expect(() => loadConfig({ JWT_PUBLIC_KEY: pem })).toThrow(message);
+  });
+
+  it.each([
+    'https://idp.example/.well-known/jwks.json',
+    'http://127.0.0.1:8080/jwks',
+    'http://localhost/j',
+    'http://[::1]:9/j',
+  ])('takes JWKS_URL=%s', (url) => {
+    expect(loadConfig({ JWKS_URL: url }).jwksUrl).toBe(url);
+  });
+
+  it.each(['http://idp.example/jwks', 'http://10.0.0.1/jwks', 'ftp://127.0.0.1/j', 'jwks.json'])(
+    'refuses JWKS_URL=%s naming the variable',
+    (url) => {
+      expect(() => loadConfig({ JWKS_URL: url })).toThrow(/JWKS_URL=/);
+    },
+  );
+
+  it('needs one of JWT_SECRET, JWT_PUBLIC_KEY, JWKS_URL in production, and generates none beside them', () => {
+    const jwks = { NODE_ENV: 'production', API_KEYS: 'a:b', JWKS_URL: 'https://idp.example/jwks' };
+    expect(loadConfig(jwks)).toMatchObject({ jwtSecret: undefined, generated: {} });
+    expect(() => loadConfig({ NODE_ENV: 'production', API_KEYS: 'a:b' })).toThrow(/JWT_SECRET is required/);
+    expect(loadConfig({ JWKS_URL: 'https://idp.example/jwks' }).generated.jwtSecret).toBeUndefined();
+  });
+});
+
+describe('demo', () => {
+  it.each([
+    [{}, true],
+    [production, false],
+    [{ JWT_SECRET: 's'.repeat(32) }, false],
+    [{ API_KEYS: 'a:b' }, false],
+    [{ JWKS_URL: 'https://idp.example/jwks' }, false],
+  ])('exists with %j: %s', (env, demo) => {
+    expect(loadConfig(env).demo).toBe(demo);
   });
 });

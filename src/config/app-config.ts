@@ -1,11 +1,21 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, createPublicKey, randomBytes } from 'node:crypto';
+import { isIP } from 'node:net';
 import { EnvironmentVariables, validateEnvironment } from './environment';
+
+/** What an API key may do: `publish` (POST /v1/notifications, /batch), `read` (history, presence). */
+export const API_SCOPES = ['publish', 'read'] as const;
+export type ApiScope = (typeof API_SCOPES)[number];
 
 export interface ApiKey {
   /** Stable across replicas: scopes idempotency keys and rate limits. Never the secret itself. */
   name: string;
   secret: string;
+  /** An entry without a scope list has every scope. */
+  scopes: ReadonlySet<ApiScope>;
 }
+
+/** The algorithm a public key verifies, by its type (RFC 7518 / RFC 8037 names). */
+export type PublicKeyAlgorithm = 'RS256' | 'ES256' | 'EdDSA';
 
 /** Secrets this process made up because none were configured (development only). */
 export interface GeneratedSecrets {
@@ -22,8 +32,22 @@ export class AppConfig {
   readonly port: number;
   /** Unset → the embedded in-memory engine (one replica only). */
   readonly redisUrl: string | undefined;
-  readonly jwtSecret: string;
+  /** HS256 client tokens; unset → none are accepted. */
+  readonly jwtSecret: string | undefined;
+  /** A PEM public key for client tokens, newlines restored, with the one algorithm it verifies. */
+  readonly jwtPublicKey: { pem: string; algorithm: PublicKeyAlgorithm } | undefined;
+  /** An identity provider's JWKS document (https, or http on a loopback host). */
+  readonly jwksUrl: string | undefined;
+  /** When set, a client token's `iss` must equal it. */
+  readonly jwtIssuer: string | undefined;
+  /** When set, a client token's `aud` must be or contain it. */
+  readonly jwtAudience: string | undefined;
   readonly apiKeys: readonly ApiKey[];
+  /**
+   * The demo page and its credential-free routes: only outside production and only when Herald
+   * generated every credential itself (none of JWT_SECRET, JWT_PUBLIC_KEY, JWKS_URL, API_KEYS set).
+   */
+  readonly demo: boolean;
   readonly historySize: number;
   readonly historyTtlSeconds: number;
   readonly idempotencyTtlSeconds: number;
@@ -37,12 +61,24 @@ export class AppConfig {
   readonly connectRateLimit: number;
   readonly generated: GeneratedSecrets;
 
-  constructor(env: EnvironmentVariables, generated: GeneratedSecrets, jwtSecret: string, apiKeys: ApiKey[]) {
+  constructor(
+    env: EnvironmentVariables,
+    generated: GeneratedSecrets,
+    clientKeys: ClientTokenKeys,
+    apiKeys: ApiKey[],
+  ) {
     this.production = env.NODE_ENV === 'production';
     this.port = env.PORT;
     this.redisUrl = env.REDIS_URL;
-    this.jwtSecret = jwtSecret;
+    this.jwtSecret = clientKeys.jwtSecret;
+    this.jwtPublicKey = clientKeys.jwtPublicKey;
+    this.jwksUrl = clientKeys.jwksUrl;
+    this.jwtIssuer = env.JWT_ISSUER;
+    this.jwtAudience = env.JWT_AUDIENCE;
     this.apiKeys = apiKeys;
+    this.demo =
+      !this.production &&
+      [env.JWT_SECRET, env.JWT_PUBLIC_KEY, env.JWKS_URL, env.API_KEYS].every((value) => value === undefined);
     this.historySize = env.HISTORY_SIZE;
     this.historyTtlSeconds = env.HISTORY_TTL_SECONDS;
     this.idempotencyTtlSeconds = env.IDEMPOTENCY_TTL_SECONDS;
@@ -65,40 +101,124 @@ export class ConfigError extends Error {
   }
 }
 
-/** `name:secret` → that name; a bare secret gets a name derived from its hash, the same on every replica. */
+const EVERY_SCOPE: ReadonlySet<ApiScope> = new Set(API_SCOPES);
+
+const isScope = (value: string): value is ApiScope => (API_SCOPES as readonly string[]).includes(value);
+
+/**
+ * `name:secret` → that name, every scope; `name:secret:scope+scope` → those scopes; a bare secret gets
+ * a name derived from its hash (the same on every replica) and every scope. A secret therefore cannot
+ * contain `:`. Problems are thrown as a {@link ConfigError} naming the entry, never its secret.
+ */
 export function parseApiKeys(raw: string): ApiKey[] {
-  return raw.split(',').map((entry) => {
-    const colon = entry.indexOf(':');
-    if (colon > 0 && colon < entry.length - 1) {
-      return { name: entry.slice(0, colon), secret: entry.slice(colon + 1) };
+  const problems: string[] = [];
+  const keys = raw.split(',').map((entry, index): ApiKey => {
+    const parts = entry.split(':');
+    if (parts.length === 1) {
+      const digest = createHash('sha256').update(entry).digest('hex').slice(0, 12);
+      return { name: `key-${digest}`, secret: entry, scopes: EVERY_SCOPE };
     }
-    const digest = createHash('sha256').update(entry).digest('hex').slice(0, 12);
-    return { name: `key-${digest}`, secret: entry };
+    const [name, secret, scopeList] = parts;
+    if (parts.length > 3 || !name || !secret || scopeList === '') {
+      problems.push(
+        `API_KEYS entry ${index + 1} must be \`name:secret\`, \`name:secret:scope+scope\` or \`secret\``,
+      );
+      return { name, secret, scopes: EVERY_SCOPE };
+    }
+    if (scopeList === undefined) return { name, secret, scopes: EVERY_SCOPE };
+    const scopes = scopeList.split('+');
+    const unknown = scopes.filter((scope) => !isScope(scope));
+    if (unknown.length > 0) {
+      problems.push(
+        `API_KEYS key "${name}" has unknown scope ${unknown.map((scope) => `"${scope}"`).join(', ')} (scopes: ${API_SCOPES.join(', ')})`,
+      );
+    }
+    return { name, secret, scopes: new Set(scopes.filter(isScope)) };
   });
+  if (problems.length > 0) throw new ConfigError(problems);
+  return keys;
+}
+
+/** The keys that verify client tokens, as configured (or generated). */
+interface ClientTokenKeys {
+  jwtSecret: string | undefined;
+  jwtPublicKey: AppConfig['jwtPublicKey'];
+  jwksUrl: string | undefined;
+}
+
+/**
+ * JWT_PUBLIC_KEY as a PEM (literal `\n` escapes, as env files and secret stores often carry them, read
+ * as newlines) and the algorithm its type implies: RSA → RS256, EC P-256 → ES256, Ed25519 → EdDSA.
+ */
+export function readPublicKey(raw: string): { pem: string; algorithm: PublicKeyAlgorithm } | string {
+  const pem = raw.replace(/\\n/g, '\n').trim();
+  let key;
+  try {
+    key = createPublicKey(pem);
+  } catch {
+    return 'JWT_PUBLIC_KEY must be a PEM public key (SPKI "BEGIN PUBLIC KEY" or PKCS#1 "BEGIN RSA PUBLIC KEY")';
+  }
+  if (key.asymmetricKeyType === 'rsa') return { pem, algorithm: 'RS256' };
+  if (key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1')
+    return { pem, algorithm: 'ES256' };
+  if (key.asymmetricKeyType === 'ed25519') return { pem, algorithm: 'EdDSA' };
+  return `JWT_PUBLIC_KEY must be an RSA, EC P-256 or Ed25519 key (got ${key.asymmetricKeyType ?? 'unknown'})`;
+}
+
+/** JWKS_URL: https, or http when the host is a loopback one (an identity provider on the same machine). */
+export function jwksUrlProblem(raw: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return `JWKS_URL=${JSON.stringify(raw)}: must be an https:// URL`;
+  }
+  if (url.protocol === 'https:') return undefined;
+  if (url.protocol === 'http:' && isLoopback(url.hostname)) return undefined;
+  return `JWKS_URL=${JSON.stringify(raw)}: must be an https:// URL (http:// only for a loopback host)`;
+}
+
+function isLoopback(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '');
+  if (host === 'localhost') return true;
+  if (isIP(host) === 4) return host.startsWith('127.');
+  return host === '::1';
 }
 
 const randomSecret = (): string => randomBytes(24).toString('base64url');
 
 /**
- * Validates the environment once. In production a missing JWT_SECRET or API_KEYS is an error; elsewhere
- * random ones are generated (and printed by the start-up banner) so a fresh `npm start` is usable at once.
+ * Validates the environment once. In production, client tokens need a key (JWT_SECRET, JWT_PUBLIC_KEY
+ * or JWKS_URL) and publishers need API_KEYS; elsewhere what is missing is generated (and printed by the
+ * start-up banner) so a fresh `npm start` is usable at once.
  */
 export function loadConfig(env: Record<string, string | undefined>): AppConfig {
   const result = validateEnvironment(env);
   if (!result.values) throw new ConfigError(result.problems);
   const values = result.values;
   const production = values.NODE_ENV === 'production';
-  const missing = (['JWT_SECRET', 'API_KEYS'] as const).filter((name) => !values[name]);
-  if (production && missing.length > 0) {
-    throw new ConfigError(missing.map((name) => `${name} is required when NODE_ENV=production`));
+  const problems: string[] = [];
+  if (production && !values.JWT_SECRET && !values.JWT_PUBLIC_KEY && !values.JWKS_URL) {
+    problems.push('JWT_SECRET is required when NODE_ENV=production (or JWT_PUBLIC_KEY, or JWKS_URL)');
   }
+  if (production && !values.API_KEYS) problems.push('API_KEYS is required when NODE_ENV=production');
+  const publicKey = values.JWT_PUBLIC_KEY === undefined ? undefined : readPublicKey(values.JWT_PUBLIC_KEY);
+  if (typeof publicKey === 'string') problems.push(publicKey);
+  const jwksProblem = values.JWKS_URL === undefined ? undefined : jwksUrlProblem(values.JWKS_URL);
+  if (jwksProblem) problems.push(jwksProblem);
+  if (problems.length > 0) throw new ConfigError(problems);
   const generated: GeneratedSecrets = {};
-  if (!values.JWT_SECRET) generated.jwtSecret = randomSecret();
-  if (!values.API_KEYS) generated.apiKey = { name: 'dev', secret: randomSecret() };
+  if (!values.JWT_SECRET && !values.JWT_PUBLIC_KEY && !values.JWKS_URL) generated.jwtSecret = randomSecret();
+  if (!values.API_KEYS) generated.apiKey = { name: 'dev', secret: randomSecret(), scopes: EVERY_SCOPE };
   const apiKeys = values.API_KEYS ? parseApiKeys(values.API_KEYS) : [generated.apiKey as ApiKey];
   const duplicate = apiKeys.find(
     (key, index) => apiKeys.findIndex((other) => other.name === key.name) !== index,
   );
   if (duplicate) throw new ConfigError([`API_KEYS names the key "${duplicate.name}" twice`]);
-  return new AppConfig(values, generated, values.JWT_SECRET ?? (generated.jwtSecret as string), apiKeys);
+  const clientKeys: ClientTokenKeys = {
+    jwtSecret: values.JWT_SECRET ?? generated.jwtSecret,
+    jwtPublicKey: typeof publicKey === 'object' ? publicKey : undefined,
+    jwksUrl: values.JWKS_URL,
+  };
+  return new AppConfig(values, generated, clientKeys, apiKeys);
 }

@@ -40,10 +40,30 @@ export class EnvironmentVariables {
   @MinLength(16, { message: 'JWT_SECRET must be at least 16 characters' })
   JWT_SECRET?: string;
 
+  /** PEM (SPKI or PKCS#1); read by {@link loadConfig}, which checks the key type. */
   @IsOptional()
   @IsString()
-  @Matches(/^[^,\s]+(,[^,\s]+)*$/, {
-    message: 'API_KEYS must be comma-separated `name:secret` or `secret` entries without spaces',
+  JWT_PUBLIC_KEY?: string;
+
+  /** Checked by {@link loadConfig}: https, or http for a loopback host. */
+  @IsOptional()
+  @IsString()
+  JWKS_URL?: string;
+
+  @IsOptional()
+  @IsString()
+  JWT_ISSUER?: string;
+
+  @IsOptional()
+  @IsString()
+  JWT_AUDIENCE?: string;
+
+  /** Visible ASCII only: a secret must be sendable in an `Authorization: Bearer` header as it is. */
+  @IsOptional()
+  @IsString()
+  @Matches(/^[\x21-\x2b\x2d-\x7e]+(,[\x21-\x2b\x2d-\x7e]+)*$/, {
+    message:
+      'API_KEYS must be comma-separated `name:secret`, `name:secret:scope+scope` or `secret` entries of visible ASCII, without spaces',
   })
   API_KEYS?: string;
 
@@ -103,6 +123,9 @@ export class EnvironmentVariables {
   CONNECT_RATE_LIMIT = 0;
 }
 
+/** Variables whose values a start-up error never prints: they hold credentials. */
+export const SECRET_VARIABLES: ReadonlySet<string> = new Set(['JWT_SECRET', 'API_KEYS']);
+
 /** Validates raw variables; returns the typed values or the list of problems, each naming its variable. */
 export function validateEnvironment(
   env: Record<string, string | undefined>,
@@ -111,6 +134,10 @@ export function validateEnvironment(
     'NODE_ENV',
     'REDIS_URL',
     'JWT_SECRET',
+    'JWT_PUBLIC_KEY',
+    'JWKS_URL',
+    'JWT_ISSUER',
+    'JWT_AUDIENCE',
     'API_KEYS',
   ]);
   const present = Object.fromEntries(
@@ -121,7 +148,7 @@ export function validateEnvironment(
   if (errors.length === 0) return { values, problems: [] };
   const problems = errors.map((error) => {
     const messages = Object.values(error.constraints ?? {});
-    const shown = JSON.stringify(present[error.property]);
+    const shown = SECRET_VARIABLES.has(error.property) ? '<hidden>' : JSON.stringify(present[error.property]);
     return `${error.property}=${shown}: ${messages.join('; ')}`;
   });
   return { values: null, problems };

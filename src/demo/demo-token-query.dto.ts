@@ -8,7 +8,7 @@ export class DemoTokenQuery {
     validator: {
       validate: (value: unknown) => isUserId(value),
       defaultMessage: () =>
-        `user must be a user id of 1-${MAX_ID_LENGTH} characters without control characters (GET /demo/token?user=<id>)`,
+        `user must be a user id of 1-${MAX_ID_LENGTH} characters of well-formed Unicode without control characters (GET /demo/token?user=<id>)`,
     },
   })
   user!: string;

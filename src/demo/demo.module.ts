@@ -1,5 +1,4 @@
-import { Inject, Logger, Module, OnApplicationBootstrap } from '@nestjs/common';
-import { AppConfig } from '../config/app-config';
+import { Module } from '@nestjs/common';
 import { PublishModule } from '../publish/publish.module';
 import { DemoAssets } from './demo-assets';
 import { DemoController, DemoHomeController } from './demo.controller';
@@ -7,23 +6,13 @@ import { DemoService } from './demo.service';
 
 /**
  * The demo page at `/demo` (and `/` → `/demo`): connect as any user, subscribe, publish, watch the feed.
- * Development only — AppModule imports it only when NODE_ENV is not `production`, because its token
- * and publish routes need no credentials.
+ * AppModule imports it only when `AppConfig.demo` — NODE_ENV is not `production` and none of
+ * JWT_SECRET, JWT_PUBLIC_KEY, JWKS_URL, API_KEYS is set — because its token and publish routes need no
+ * credentials: with configured credentials `/demo…` answers 404.
  */
 @Module({
   imports: [PublishModule],
   controllers: [DemoController, DemoHomeController],
   providers: [DemoAssets, DemoService],
 })
-export class DemoModule implements OnApplicationBootstrap {
-  constructor(@Inject(AppConfig) private readonly config: AppConfig) {}
-
-  onApplicationBootstrap(): void {
-    if (this.config.generated.jwtSecret !== undefined) return;
-    // Configured secrets without NODE_ENV=production usually mean a shared deployment, not a laptop.
-    new Logger('DemoModule').warn(
-      'NODE_ENV is not production: /demo/token mints client tokens signed with the configured JWT_SECRET ' +
-        'for any user, and /demo/publish publishes without an API key. Set NODE_ENV=production to remove them.',
-    );
-  }
-}
+export class DemoModule {}

@@ -1,7 +1,7 @@
-import { BadRequestException, Controller, Get, Inject, Param, Query, Res, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiOkResponse, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { BadRequestException, Controller, Get, Inject, Param, Query, Res } from '@nestjs/common';
+import { ApiOkResponse, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import { ApiKeyGuard } from '../auth/api-key.guard';
+import { ApiKeyWithScope } from '../auth/api-key.guard';
 import { Broker } from '../broker/broker';
 import { ApiErrorResponses } from '../common/api-errors';
 import { parseChannel } from '../common/channel';
@@ -17,9 +17,8 @@ function nonNegativeInteger(name: string, raw: string | undefined, fallback: num
 }
 
 @ApiTags('history')
-@ApiBearerAuth('apiKey')
 @Controller('v1/channels')
-@UseGuards(ApiKeyGuard)
+@ApiKeyWithScope('read')
 export class HistoryController {
   constructor(@Inject(Broker) private readonly broker: Broker) {}
 
@@ -43,7 +42,7 @@ export class HistoryController {
     description:
       '`{channel, epoch, offset, notifications: [{id, channel, offset, epoch, type, payload, createdAt}]}`; `offset` is the newest',
   })
-  @ApiErrorResponses(400, 401, 503)
+  @ApiErrorResponses(400, 401, 403, 503)
   async history(
     @Param('channel') channel: string,
     @Res() reply: FastifyReply,

@@ -6,6 +6,7 @@ import {
   UnprocessableEntityException,
 } from '@nestjs/common';
 import { createHash } from 'node:crypto';
+import { isWellFormed } from '../common/channel';
 import { AppConfig } from '../config/app-config';
 import { IdempotencyStore } from './idempotency.store';
 
@@ -40,8 +41,8 @@ export class IdempotentExecution {
     request: unknown,
     operation: (fingerprint: string) => Promise<T>,
   ): Promise<IdempotentOutcome<T>> {
-    if (key.length < 1 || key.length > 200) {
-      throw new BadRequestException('Idempotency-Key must be 1-200 characters');
+    if (key.length < 1 || key.length > 200 || !isWellFormed(key)) {
+      throw new BadRequestException('Idempotency-Key must be 1-200 characters of well-formed Unicode');
     }
     const fingerprint = fingerprintOf(request);
     const deadline = Date.now() + PENDING_WAIT_MS;
@@ -102,13 +103,41 @@ export function fingerprintOf(value: unknown): string {
   return createHash('sha256').update(stableJson(value)).digest('base64url');
 }
 
-function stableJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, item]) => item !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([name, item]) => `${JSON.stringify(name)}:${stableJson(item)}`).join(',')}}`;
+/**
+ * JSON with object keys sorted, built without recursion (a hostile value may nest deeper than the
+ * stack; publish bodies are bounded by validation, this does not rely on it). Pending work is a stack
+ * of values still to write and of literal text between them.
+ */
+function stableJson(root: unknown): string {
+  let out = '';
+  const pending: ({ text: string } | { value: unknown })[] = [{ value: root }];
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    if ('text' in next) {
+      out += next.text;
+      continue;
+    }
+    const { value } = next;
+    if (Array.isArray(value)) {
+      const parts: ({ text: string } | { value: unknown })[] = [{ text: '[' }];
+      value.forEach((item: unknown, i) => {
+        if (i > 0) parts.push({ text: ',' });
+        parts.push({ value: item === undefined ? null : item });
+      });
+      parts.push({ text: ']' });
+      for (let i = parts.length - 1; i >= 0; i--) pending.push(parts[i]);
+    } else if (value !== null && typeof value === 'object') {
+      const entries = Object.entries(value as Record<string, unknown>)
+        .filter(([, item]) => item !== undefined)
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+      const parts: ({ text: string } | { value: unknown })[] = [{ text: '{' }];
+      entries.forEach(([name, item], i) => {
+        parts.push({ text: `${i > 0 ? ',' : ''}${JSON.stringify(name)}:` }, { value: item });
+      });
+      parts.push({ text: '}' });
+      for (let i = parts.length - 1; i >= 0; i--) pending.push(parts[i]);
+    } else {
+      out += JSON.stringify(value) ?? 'null';
+    }
   }
-  return JSON.stringify(value) ?? 'null';
+  return out;
 }

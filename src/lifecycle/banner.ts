@@ -8,15 +8,18 @@ import { AppConfig } from '../config/app-config';
 export function printBanner(config: AppConfig, url: string): void {
   const base = url.replace('[::1]', 'localhost').replace('127.0.0.1', 'localhost');
   const apiKey = config.generated.apiKey?.secret ?? '<one of your API_KEYS>';
-  const token = config.generated.jwtSecret
-    ? jwt.sign({ sub: 'alice', topics: ['*'] }, config.jwtSecret, { algorithm: 'HS256', expiresIn: '24h' })
-    : '<a JWT signed with your JWT_SECRET>';
+  const secret = config.generated.jwtSecret;
+  const token = secret
+    ? jwt.sign({ sub: 'alice', topics: ['*'] }, secret, { algorithm: 'HS256', expiresIn: '24h' })
+    : '<a client token from your identity provider, or signed with your JWT_SECRET>';
   const engine = config.redisUrl ? 'redis' : 'embedded memory (one replica; set REDIS_URL for Redis)';
   const lines = [
     '',
     `Herald is listening on ${base}  (engine: ${engine})`,
     '',
-    `  Demo page:  ${base}/demo  (connect, subscribe and publish from the browser)`,
+    config.demo
+      ? `  Demo page:  ${base}/demo  (connect, subscribe and publish from the browser)`
+      : '  Demo page:  off (credentials are configured)',
     '',
     config.generated.jwtSecret ? `  JWT_SECRET (generated): ${config.generated.jwtSecret}` : '',
     config.generated.apiKey ? `  API key (generated):    ${apiKey}` : '',

@@ -3,11 +3,9 @@ import type { FastifyInstance } from 'fastify';
 import type { Counter } from 'prom-client';
 import { randomUUID } from 'node:crypto';
 import pino, { type Logger } from 'pino';
+import { redactUrl } from '../auth/credentials';
 import { AppConfig } from '../config/app-config';
 import { Metrics } from '../metrics/metrics';
-
-/** Query parameters whose values never reach a log line. */
-const SECRET_PARAMS = /([?&](?:access_token|token|api_key)=)[^&]*/gi;
 
 /** Probes and scrapes, every few seconds from every replica: not worth a line each. */
 const QUIET_URLS = new Set(['/health/live', '/health/ready', '/metrics']);
@@ -30,7 +28,7 @@ function prettyTransport(config: AppConfig): pino.TransportSingleOptions | undef
  * The service's one pino logger: JSON lines in production, pretty in development, level from
  * LOG_LEVEL. Components log structured fields through `Logs.for(<context>)`; Nest's own messages
  * go through {@link NestLogger}. Credentials never reach it: no header is logged, and URLs have
- * token query parameters redacted.
+ * token query parameters redacted by their decoded names ({@link redactUrl}).
  */
 export class Logs {
   readonly root: Logger;
@@ -126,7 +124,7 @@ export function logRequests(fastify: FastifyInstance, logs: Logs, metrics: Metri
       {
         requestId: request.id,
         method: request.method,
-        url: request.url.replace(SECRET_PARAMS, '$1[redacted]'),
+        url: redactUrl(request.url),
         statusCode: reply.statusCode,
         responseTimeMs: Math.round(reply.elapsedTime * 10) / 10,
       },

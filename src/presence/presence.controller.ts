@@ -1,6 +1,6 @@
-import { BadRequestException, Controller, Get, Inject, Param, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiOkResponse, ApiProperty, ApiTags } from '@nestjs/swagger';
-import { ApiKeyGuard } from '../auth/api-key.guard';
+import { BadRequestException, Controller, Get, Inject, Param } from '@nestjs/common';
+import { ApiOkResponse, ApiProperty, ApiTags } from '@nestjs/swagger';
+import { ApiKeyWithScope } from '../auth/api-key.guard';
 import { ApiErrorResponses } from '../common/api-errors';
 import { isUserId } from '../common/channel';
 import { PresenceRegistry } from './presence.registry';
@@ -17,19 +17,20 @@ export class PresenceResponse {
 }
 
 @ApiTags('presence')
-@ApiBearerAuth('apiKey')
 @Controller('v1/presence')
-@UseGuards(ApiKeyGuard)
+@ApiKeyWithScope('read')
 export class PresenceController {
   constructor(@Inject(PresenceRegistry) private readonly presence: PresenceRegistry) {}
 
   /** Cluster-wide, from Redis: no replica is asked. A dead replica's connections stop counting within 2 heartbeats. */
   @Get(':userId')
   @ApiOkResponse({ type: PresenceResponse, description: 'live connections of the user across the cluster' })
-  @ApiErrorResponses(400, 401, 503)
+  @ApiErrorResponses(400, 401, 403, 503)
   async get(@Param('userId') userId: string): Promise<PresenceResponse> {
     if (!isUserId(userId))
-      throw new BadRequestException('userId must be 1-200 characters without control characters');
+      throw new BadRequestException(
+        'userId must be 1-200 characters of well-formed Unicode without control characters',
+      );
     const connections = await this.presence.count(userId);
     return { userId, online: connections > 0, connections };
   }

@@ -1,4 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { isWellFormed } from '../common/channel';
 import { ArrayMaxSize, ArrayMinSize, IsArray, IsObject } from 'class-validator';
 import {
   checkPublish,
@@ -28,7 +29,10 @@ export class BatchItemDto extends PublishNotificationDto {
     const key = body.idempotencyKey;
     const keyProblem = isAbsent(key)
       ? undefined
-      : lengthProblem('idempotencyKey', key, MAX_IDEMPOTENCY_KEY_LENGTH);
+      : (lengthProblem('idempotencyKey', key, MAX_IDEMPOTENCY_KEY_LENGTH) ??
+        (isWellFormed(key as string)
+          ? undefined
+          : 'idempotencyKey must be well-formed Unicode (no lone surrogate)'));
     if (keyProblem) problems.push(keyProblem);
     return problems.length > 0 ? problems : (body as unknown as BatchItemDto);
   }

@@ -40,6 +40,18 @@ describe(PublishNotificationDto.name, () => {
     await expect(validate({ users: ['a'], type: 't', payload })).resolves.toMatchObject({ payload });
   });
 
+  it('accepts a payload nested exactly 100 levels deep, and ids of U+FFFD and astral characters', async () => {
+    const payload: unknown = JSON.parse('{"a":'.repeat(99) + '[]' + '}'.repeat(99));
+    await expect(validate({ users: ['\ufffd', '🚚'], type: 't', payload })).resolves.toBeDefined();
+  });
+
+  it('refuses a payload nested 100,000 levels deep with the limit, not a stack overflow', async () => {
+    const payload: unknown = JSON.parse('['.repeat(100_000) + ']'.repeat(100_000));
+    expect(await messageOf({ users: ['a'], type: 't', payload })).toBe(
+      'payload must not nest arrays/objects more than 100 levels deep',
+    );
+  });
+
   it('counts the length of `type` in characters, a surrogate pair as one', async () => {
     await expect(validate({ users: ['a'], type: '🚚'.repeat(100), payload: 1 })).resolves.toBeDefined();
   });
@@ -58,6 +70,15 @@ describe(PublishNotificationDto.name, () => {
     [{ users: [''], type: 't', payload: 1 }, 'each of users must be 1-200 characters'],
     [{ users: ['a'.repeat(201)], type: 't', payload: 1 }, 'each of users must be 1-200 characters'],
     [{ users: ['a\u0007b'], type: 't', payload: 1 }, 'users must not contain control characters'],
+    [{ users: ['\ud800'], type: 't', payload: 1 }, 'users must be well-formed Unicode (no lone surrogate)'],
+    [
+      { users: ['ok', 'b\udc00'], type: 't', payload: 1 },
+      'users must be well-formed Unicode (no lone surrogate)',
+    ],
+    [
+      { users: ['a'], type: 't', payload: JSON.parse('['.repeat(101) + ']'.repeat(101)) as unknown },
+      'payload must not nest arrays/objects more than 100 levels deep',
+    ],
     [
       { topics: ['a b'], type: 't', payload: 1 },
       'each of topics must be 1-200 characters of [A-Za-z0-9._:-]',
@@ -102,6 +123,11 @@ describe(BatchItemDto.name, () => {
       'idempotencyKey must be longer than or equal to 1 characters',
     ]);
     expect(check({ ...item, idempotencyKey: 7 })).toEqual(['idempotencyKey must be a string']);
+  });
+
+  it('refuses an idempotency key with a lone surrogate', () => {
+    const item = { users: ['a'], type: 't', payload: 1, idempotencyKey: 'k\ud800' };
+    expect(check(item)).toEqual(['idempotencyKey must be well-formed Unicode (no lone surrogate)']);
   });
 
   it('refuses an idempotency key on a plain publish body', () => {

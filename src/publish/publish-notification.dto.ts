@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { length } from 'class-validator';
-import { isTopicName, MAX_ID_LENGTH, NO_CONTROL_CHARS } from '../common/channel';
+import { MAX_PAYLOAD_DEPTH, nestsDeeperThan } from '../common/json-depth';
+import { isTopicName, isWellFormed, MAX_ID_LENGTH, NO_CONTROL_CHARS } from '../common/channel';
 
 export const MAX_USERS = 10000;
 export const MAX_TOPICS = 100;
@@ -17,7 +18,7 @@ export class PublishNotificationDto {
     type: [String],
     maxItems: MAX_USERS,
     example: ['alice'],
-    description: 'user ids (1-200 chars, no control chars)',
+    description: 'user ids (1-200 chars of well-formed Unicode, no control chars)',
   })
   users?: string[];
 
@@ -35,7 +36,10 @@ export class PublishNotificationDto {
   @ApiProperty({ minLength: 1, maxLength: MAX_TYPE_LENGTH, example: 'order.shipped' })
   type!: string;
 
-  @ApiProperty({ description: 'any JSON value, delivered as is', example: { orderId: 42 } })
+  @ApiProperty({
+    description: `any JSON value (at most ${MAX_PAYLOAD_DEPTH} levels of nested arrays/objects), delivered as is`,
+    example: { orderId: 42 },
+  })
   payload!: unknown;
 
   /** The body as a publish request, or every problem found (one per field), for a 400. */
@@ -70,6 +74,8 @@ export function checkPublish(body: Record<string, unknown>, fields: ReadonlySet<
   if (typeProblem) problems.push(typeProblem);
   // JSON has no `undefined`: undefined means the property was absent.
   if (payload === undefined) problems.push('payload is required (any JSON value)');
+  else if (nestsDeeperThan(payload, MAX_PAYLOAD_DEPTH))
+    problems.push(`payload must not nest arrays/objects more than ${MAX_PAYLOAD_DEPTH} levels deep`);
   return problems;
 }
 
@@ -106,6 +112,7 @@ function userProblem(user: unknown): string | undefined {
   if (typeof user !== 'string') return 'each value in users must be a string';
   if (user.length < 1 || user.length > MAX_ID_LENGTH) return 'each of users must be 1-200 characters';
   if (!NO_CONTROL_CHARS.test(user)) return 'users must not contain control characters';
+  if (!isWellFormed(user)) return 'users must be well-formed Unicode (no lone surrogate)';
   return undefined;
 }
 

@@ -1,7 +1,7 @@
 import { Body, Controller, Headers, HttpCode, Inject, Post, Req, Res, UseGuards } from '@nestjs/common';
-import { ApiAcceptedResponse, ApiBearerAuth, ApiHeader, ApiTags } from '@nestjs/swagger';
+import { ApiAcceptedResponse, ApiHeader, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import { ApiKeyGuard, type PublisherRequest } from '../auth/api-key.guard';
+import { ApiKeyWithScope, type PublisherRequest } from '../auth/api-key.guard';
 import { ApiErrorResponses } from '../common/api-errors';
 import { PublishRateLimitGuard } from '../rate-limit/publish-rate-limit.guard';
 import { PublishNotificationDto } from './publish-notification.dto';
@@ -9,9 +9,10 @@ import { PublishBatchDto } from './publish-batch.dto';
 import { BatchResult, PublishContext, PublishResult, PublishService } from './publish.service';
 
 @ApiTags('publish')
-@ApiBearerAuth('apiKey')
 @Controller('v1/notifications')
-@UseGuards(ApiKeyGuard, PublishRateLimitGuard)
+// Guards run in the order applied (bottom-up): the key is authenticated before it is rate limited.
+@UseGuards(PublishRateLimitGuard)
+@ApiKeyWithScope('publish')
 export class PublishController {
   constructor(@Inject(PublishService) private readonly publisher: PublishService) {}
 
@@ -27,7 +28,7 @@ export class PublishController {
     description:
       'stored in every target channel and on its way to every connection (`Idempotent-Replayed: true` on a replay)',
   })
-  @ApiErrorResponses(400, 401, 409, 413, 422, 429, 503)
+  @ApiErrorResponses(400, 401, 403, 409, 413, 415, 422, 429, 503)
   async publish(
     @Body() body: PublishNotificationDto,
     @Req() request: PublisherRequest,
@@ -45,7 +46,7 @@ export class PublishController {
     description:
       '`{results: [...]}`: per item, in order, the publish response or `{error: {statusCode, error, message}}`',
   })
-  @ApiErrorResponses(400, 401, 413, 429)
+  @ApiErrorResponses(400, 401, 403, 413, 415, 429)
   async publishBatch(
     @Body() body: PublishBatchDto,
     @Req() request: PublisherRequest,

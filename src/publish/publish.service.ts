@@ -185,7 +185,15 @@ export class PublishService {
     );
   }
 
+  /** Validated before measured: a valid item is nested boundedly deep, so JSON.stringify cannot overflow. */
   private validateItem(item: Record<string, unknown>, measure: boolean): BatchItemDto | ItemError {
+    let dto: BatchItemDto;
+    try {
+      dto = this.validation.check(item, BatchItemDto);
+      targetChannels(dto);
+    } catch (error) {
+      return itemError(error);
+    }
     if (measure && Buffer.byteLength(JSON.stringify(item)) > this.config.maxPayloadBytes) {
       return itemError(
         new PayloadTooLargeException(
@@ -193,13 +201,7 @@ export class PublishService {
         ),
       );
     }
-    try {
-      const dto = this.validation.check(item, BatchItemDto);
-      targetChannels(dto);
-      return dto;
-    } catch (error) {
-      return itemError(error);
-    }
+    return dto;
   }
 }
 

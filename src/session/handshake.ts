@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { ClientIdentity, ClientTokenVerifier, InvalidTokenError } from '../auth/client-token';
+import { bearerCredentials, queryToken } from '../auth/credentials';
 import { TokenBucket } from '../common/token-bucket';
 import { AppConfig } from '../config/app-config';
 import { SessionRegistry } from './session-registry';
@@ -67,7 +68,7 @@ export class HandshakeGate {
     if (this.draining) return retryLater('server is shutting down');
     if (this.connectRate && !this.connectRate.tryTake())
       return retryLater('too many new connections; retry shortly');
-    const token = bearer(request.headers.authorization) ?? query.get('access_token');
+    const token = bearerCredentials(request.headers.authorization) ?? queryToken(query);
     if (!token) {
       return {
         refused: {
@@ -78,7 +79,7 @@ export class HandshakeGate {
     }
     let identity: ClientIdentity;
     try {
-      identity = this.tokens.verify(token);
+      identity = await this.tokens.verify(token);
     } catch (error) {
       if (error instanceof InvalidTokenError) return { refused: { status: 401, message: error.message } };
       throw error;
@@ -106,8 +107,4 @@ export class HandshakeGate {
   forget(admission: Admission<unknown>): void {
     this.sessions.release({ userId: admission.identity.userId, connectionId: admission.connectionId });
   }
-}
-
-function bearer(header: string | undefined): string | undefined {
-  return header?.startsWith('Bearer ') ? header.slice(7).trim() || undefined : undefined;
 }

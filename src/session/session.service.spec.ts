@@ -62,7 +62,7 @@ describe(SessionService.name, () => {
     const transport = new FakeTransport(options.kind);
     const session = sut.start({
       connectionId: `c-${userCount}`,
-      identity: tokens.verify(aToken(user, options.tokenTopics ?? ['orders.*'])),
+      identity: await tokens.verify(aToken(user, options.tokenTopics ?? ['orders.*'])),
       transport,
       topics: options.topics,
       recover: options.recover,

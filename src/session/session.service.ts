@@ -227,9 +227,9 @@ export class SessionService {
     session.send('unsubscribed', { channel });
   }
 
-  private refresh(session: Session, { token }: ClientEvents['refresh']): void {
+  private async refresh(session: Session, { token }: ClientEvents['refresh']): Promise<void> {
     try {
-      const identity = this.tokens.verify(token);
+      const identity = await this.tokens.verify(token);
       if (identity.userId !== session.userId) {
         session.send('error', { code: 'forbidden', message: 'refresh token is for another user' });
         return;

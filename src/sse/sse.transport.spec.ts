@@ -10,9 +10,10 @@ import { OutgoingNotification } from '../session/transport';
 import { channelTag, decodeEventId } from './sse-event-id';
 import { SSE_RETRY_MS, SseTransport } from './sse.transport';
 
-const config = loadConfig({ JWT_SECRET: 'unit-test-secret-0123456789abcdef' });
+const secret = 'unit-test-secret-0123456789abcdef';
+const config = loadConfig({ JWT_SECRET: secret });
 const identity = new ClientTokenVerifier(config).verify(
-  jwt.sign({ sub: 'alice', exp: Math.floor(Date.now() / 1000) + 60 }, config.jwtSecret),
+  jwt.sign({ sub: 'alice', exp: Math.floor(Date.now() / 1000) + 60 }, secret),
 );
 
 /** A real HTTP response on loopback, and what its client has read so far. */
@@ -75,7 +76,7 @@ describe(SseTransport.name, () => {
     const stream = await aStream();
     streams.push(stream);
     const sut = new SseTransport(stream.response);
-    const session = new Session('s1', sut, identity, 1 << 20);
+    const session = new Session('s1', sut, await identity, 1 << 20);
     return { stream, sut, session };
   };
 

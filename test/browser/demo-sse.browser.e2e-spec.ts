@@ -1,5 +1,5 @@
 import type { Browser, Page } from 'playwright-core';
-import { startApp, TestApp } from '../support/app';
+import { generatedCredentials, startApp, TestApp } from '../support/app';
 import { aUserId, publish } from '../support/client';
 import { waitUntil } from '../support/wait';
 import { CHROMIUM_PATH, hasChromium, launchChromium, type PageProblems, watchPage } from './support/chromium';
@@ -27,7 +27,8 @@ describeInBrowser('demo page over Server-Sent Events (Chromium)', () => {
   const webSockets: string[] = [];
 
   beforeAll(async () => {
-    app = await startApp({ NODE_ENV: 'development' });
+    // The demo exists only when the replica generated its credentials itself.
+    app = await startApp({ NODE_ENV: 'development', JWT_SECRET: undefined, API_KEYS: undefined });
     browser = await launchChromium();
     page = await browser.newPage();
     problems = watchPage(page);
@@ -59,8 +60,17 @@ describeInBrowser('demo page over Server-Sent Events (Chromium)', () => {
       `topic:${topic} in the channel list`,
       50,
     );
-    const toUser = await publish(app, { users: [user], type: 'greeting', payload: { to: 'user' } });
-    const toTopic = await publish(app, { topics: [topic], type: 'greeting', payload: { to: 'topic' } });
+    const { apiKey } = generatedCredentials(app);
+    const toUser = await publish(
+      app,
+      { users: [user], type: 'greeting', payload: { to: 'user' } },
+      { apiKey },
+    );
+    const toTopic = await publish(
+      app,
+      { topics: [topic], type: 'greeting', payload: { to: 'topic' } },
+      { apiKey },
+    );
     expect([toUser.status, toTopic.status]).toEqual([202, 202]);
 
     const feed = await demo.waitForFeed(2);

@@ -1,6 +1,6 @@
 import jwt from 'jsonwebtoken';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { startApp, TEST_JWT_SECRET, TestApp } from '../support/app';
+import { generatedCredentials, startApp, TestApp } from '../support/app';
 import { aNotification, aUserId, MARKER_TYPE, post, publish, publishMarker } from '../support/client';
 import { httpRequest } from '../support/http';
 import { startRedis, TestRedis } from '../support/redis';
@@ -15,8 +15,16 @@ import {
 } from './support/chromium';
 import { DemoPage } from './support/demo-page';
 
-/** Development mode, on Redis so that history outlives a replica. */
-const devEnv = (redis: TestRedis) => ({ NODE_ENV: 'development', REDIS_URL: redis.url });
+/**
+ * Development mode with every credential generated (the demo exists only then), on Redis so that
+ * history outlives a replica.
+ */
+const devEnv = (redis: TestRedis) => ({
+  NODE_ENV: 'development',
+  REDIS_URL: redis.url,
+  JWT_SECRET: undefined,
+  API_KEYS: undefined,
+});
 
 /** A replica restart and a browser's reconnect backoff fit well within this, even on a busy machine. */
 const BROWSER_TEST_TIMEOUT_MS = 60_000;
@@ -33,12 +41,15 @@ describe('demo page (development)', () => {
   let redis: TestRedis;
   /** The replica the page is served by and connected to; restarted on the same port by one test. */
   let a: TestApp;
-  /** A second replica on the same Redis, which takes publishes while A is down. */
+  /**
+   * A second replica on the same Redis, with the test's API key: the publisher of the REST publishes
+   * (A's key is generated), also while A is down.
+   */
   let b: TestApp;
 
   beforeAll(async () => {
     redis = await startRedis();
-    [a, b] = await Promise.all([startApp(devEnv(redis)), startApp(devEnv(redis))]);
+    [a, b] = await Promise.all([startApp(devEnv(redis)), startApp({ REDIS_URL: redis.url })]);
   });
   afterAll(async () => {
     await Promise.all([a?.kill(), b?.kill()]);
@@ -85,7 +96,9 @@ describe('demo page (development)', () => {
       );
       expect(response.status).toBe(200);
       const body = JSON.parse(response.text) as { token: string; userId: string; expiresAt: string };
-      const claims = jwt.verify(body.token, TEST_JWT_SECRET, { algorithms: ['HS256'] }) as jwt.JwtPayload;
+      const claims = jwt.verify(body.token, generatedCredentials(a).jwtSecret, {
+        algorithms: ['HS256'],
+      }) as jwt.JwtPayload;
       expect(claims).toMatchObject({ sub: 'bob smith', topics: ['*'] });
       expect((claims.exp ?? 0) - Date.now() / 1000).toBeGreaterThan(3590);
       expect((claims.exp ?? 0) - Date.now() / 1000).toBeLessThanOrEqual(3600);
@@ -168,7 +181,7 @@ describe('demo page (development)', () => {
 
         await demo.connectAs(user);
         await demo.waitForState((state) => state === 'connected', 'connected');
-        const response = await publish(a, aNotification([user], { text: 'hello' }, 'greeting'));
+        const response = await publish(b, aNotification([user], { text: 'hello' }, 'greeting'));
         expect(response.status).toBe(202);
 
         const [shown] = await demo.waitForFeed(1);

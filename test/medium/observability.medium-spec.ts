@@ -84,15 +84,25 @@ describe('observability', () => {
       '202',
       '400',
       '401',
+      '403',
       '409',
       '413',
+      '415',
       '422',
       '429',
       '503',
     ]);
-    expect(statuses('/v1/notifications/batch', 'post')).toEqual(['202', '400', '401', '413', '429']);
-    expect(statuses('/v1/channels/{channel}/history', 'get')).toEqual(['200', '400', '401', '503']);
-    expect(statuses('/v1/presence/{userId}', 'get')).toEqual(['200', '400', '401', '503']);
+    expect(statuses('/v1/notifications/batch', 'post')).toEqual([
+      '202',
+      '400',
+      '401',
+      '403',
+      '413',
+      '415',
+      '429',
+    ]);
+    expect(statuses('/v1/channels/{channel}/history', 'get')).toEqual(['200', '400', '401', '403', '503']);
+    expect(statuses('/v1/presence/{userId}', 'get')).toEqual(['200', '400', '401', '403', '503']);
     expect(statuses('/health/ready', 'get')).toEqual(['200', '503']);
     expect(Object.keys(paths)).toEqual(expect.arrayContaining(['/health/live', '/metrics']));
     expect(

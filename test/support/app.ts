@@ -133,3 +133,14 @@ export async function runAppToExit(
   clearTimeout(timer);
   return { code, output };
 }
+
+/**
+ * The credentials a development replica generated and printed in its banner (started with
+ * `JWT_SECRET` and `API_KEYS` unset, the only way the demo exists).
+ */
+export function generatedCredentials(app: Pick<TestApp, 'output'>): { jwtSecret: string; apiKey: string } {
+  const jwtSecret = /JWT_SECRET \(generated\): (\S+)/.exec(app.output())?.[1];
+  const apiKey = /API key \(generated\): +(\S+)/.exec(app.output())?.[1];
+  if (!jwtSecret || !apiKey) throw new Error('no generated credentials in the start-up banner');
+  return { jwtSecret, apiKey };
+}
