@@ -257,6 +257,32 @@ describe.each([
       expect(refusal.status).toBe(401);
     });
 
+    it('reads SSE credentials as the WebSocket handshake does', async () => {
+      const user = aUserId('sse');
+      const token = aToken({ sub: user });
+      const nbsp = await httpRequest('GET', `${app.url}/v1/sse`, {
+        headers: { authorization: `Bearer ${token}\u00a0` },
+      });
+      expect(nbsp.status).toBe(401);
+      const firstEvents = await new Promise<string>((resolve, reject) => {
+        const request = httpRequestRaw(`${app.url}/v1/sse?acc%65ss_token=${token}`, { agent: false });
+        const timer = setTimeout(() => reject(new Error('no ready event within 5 s')), 5000);
+        request.on('response', (response) => {
+          let text = '';
+          response.on('data', (chunk: Buffer) => {
+            text += chunk.toString();
+            if (!text.includes('event: ready')) return;
+            clearTimeout(timer);
+            request.destroy();
+            resolve(text);
+          });
+        });
+        request.on('error', () => undefined);
+        request.end();
+      });
+      expect(firstEvents).toContain(`"userId":"${user}"`);
+    });
+
     it('takes the bearer scheme in any case, as HTTP does', async () => {
       const response = await httpRequest('GET', `${app.url}/v1/presence/a`, {
         headers: { authorization: `bEaReR ${TEST_API_KEY}` },
