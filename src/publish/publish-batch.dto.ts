@@ -1,40 +1,18 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { isWellFormed } from '../common/channel';
-import { ArrayMaxSize, ArrayMinSize, IsArray, IsObject } from 'class-validator';
-import {
-  checkPublish,
-  isAbsent,
-  lengthProblem,
-  PUBLISH_FIELDS,
-  PublishNotificationDto,
-} from './publish-notification.dto';
+import type { BatchItem } from '../protocol/wire';
+import { BATCH_BODY_SCHEMA, BATCH_ITEM_SCHEMA, BodySchema } from './publish-body.schema';
+import { PublishNotificationDto } from './publish-notification.dto';
 
-/** The most notifications one batch request may carry. */
-export const MAX_BATCH_ITEMS = 1000;
+export { MAX_BATCH_ITEMS } from './publish-body.schema';
 
-const MAX_IDEMPOTENCY_KEY_LENGTH = 200;
-const BATCH_ITEM_FIELDS: ReadonlySet<string> = new Set([...PUBLISH_FIELDS, 'idempotencyKey']);
+const BATCH_ITEM = new BodySchema<BatchItemDto>(BATCH_ITEM_SCHEMA);
+const BATCH_BODY = new BodySchema<PublishBatchDto>(BATCH_BODY_SCHEMA);
 
 /** One item of a batch: a publish body, with its own optional idempotency key. */
-export class BatchItemDto extends PublishNotificationDto {
-  @ApiPropertyOptional({
-    minLength: 1,
-    maxLength: MAX_IDEMPOTENCY_KEY_LENGTH,
-    description: 'like the Idempotency-Key header, for this item',
-  })
+export class BatchItemDto extends PublishNotificationDto implements BatchItem {
   idempotencyKey?: string;
 
   static override validate(body: Record<string, unknown>): BatchItemDto | string[] {
-    const problems = checkPublish(body, BATCH_ITEM_FIELDS);
-    const key = body.idempotencyKey;
-    const keyProblem = isAbsent(key)
-      ? undefined
-      : (lengthProblem('idempotencyKey', key, MAX_IDEMPOTENCY_KEY_LENGTH) ??
-        (isWellFormed(key as string)
-          ? undefined
-          : 'idempotencyKey must be well-formed Unicode (no lone surrogate)'));
-    if (keyProblem) problems.push(keyProblem);
-    return problems.length > 0 ? problems : (body as unknown as BatchItemDto);
+    return BATCH_ITEM.check(body);
   }
 }
 
@@ -43,10 +21,9 @@ export class BatchItemDto extends PublishNotificationDto {
  * not stop the others), so here they are only required to be objects.
  */
 export class PublishBatchDto {
-  @ApiProperty({ type: [BatchItemDto], minItems: 1, maxItems: MAX_BATCH_ITEMS })
-  @IsObject({ each: true, message: 'each of notifications must be an object' })
-  @ArrayMaxSize(MAX_BATCH_ITEMS)
-  @ArrayMinSize(1)
-  @IsArray()
   notifications!: Record<string, unknown>[];
+
+  static validate(body: Record<string, unknown>): PublishBatchDto | string[] {
+    return BATCH_BODY.check(body);
+  }
 }

@@ -1,11 +1,12 @@
 import { Body, Controller, Headers, HttpCode, Inject, Post, Req, Res, UseGuards } from '@nestjs/common';
-import { ApiAcceptedResponse, ApiHeader, ApiTags } from '@nestjs/swagger';
+import { ApiAcceptedResponse, ApiBody, ApiHeader, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { ApiKeyWithScope, type PublisherRequest } from '../auth/api-key.guard';
 import { ApiErrorResponses } from '../common/api-errors';
 import { PublishRateLimitGuard } from '../rate-limit/publish-rate-limit.guard';
 import { PublishNotificationDto } from './publish-notification.dto';
 import { PublishBatchDto } from './publish-batch.dto';
+import { BATCH_BODY_DOCUMENT, PUBLISH_BODY_SCHEMA } from './publish-body.schema';
 import { BatchResult, PublishContext, PublishResult, PublishService } from './publish.service';
 
 @ApiTags('publish')
@@ -18,6 +19,7 @@ export class PublishController {
 
   @Post()
   @HttpCode(202)
+  @ApiBody({ schema: PUBLISH_BODY_SCHEMA })
   @ApiHeader({
     name: 'Idempotency-Key',
     required: false,
@@ -42,6 +44,7 @@ export class PublishController {
 
   @Post('batch')
   @HttpCode(202)
+  @ApiBody({ schema: BATCH_BODY_DOCUMENT })
   @ApiAcceptedResponse({
     description:
       '`{results: [...]}`: per item, in order, the publish response or `{error: {statusCode, error, message}}`',

@@ -1,3 +1,4 @@
+import { BATCH_BODY_DOCUMENT, PUBLISH_BODY_SCHEMA } from '../../src/publish/publish-body.schema';
 import { aNotification, aToken, aUserId, connect, publish, TestClient } from '../support/client';
 import { getJson, httpRequest } from '../support/http';
 import { InProcessApp, startInProcessApp } from '../support/in-process';
@@ -80,6 +81,12 @@ describe('observability', () => {
     const { body } = await getJson(`${app.url}/docs-json`);
     const paths = body.paths as Record<string, Record<string, { responses: Record<string, unknown> }>>;
     const statuses = (path: string, method: string) => Object.keys(paths[path][method].responses).sort();
+    // The body schema that validates each publish is the one the document shows.
+    const bodySchema = (path: string) =>
+      (paths[path].post as unknown as { requestBody: { content: Record<string, { schema: unknown }> } })
+        .requestBody.content['application/json'].schema;
+    expect(bodySchema('/v1/notifications')).toEqual(PUBLISH_BODY_SCHEMA);
+    expect(bodySchema('/v1/notifications/batch')).toEqual(BATCH_BODY_DOCUMENT);
     expect(statuses('/v1/notifications', 'post')).toEqual([
       '202',
       '400',
