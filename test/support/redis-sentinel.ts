@@ -268,16 +268,10 @@ export async function startRedisSentinel(options: SentinelOptions = {}): Promise
   };
 }
 
-/** A Sentinel's description of an instance: a flat `[name, value, …]` array (RESP2) or a map (RESP3). */
+/** A Sentinel's description of an instance: a flat `[name, value, …]` array (ioredis' default reply shape). */
 function fields(entry: unknown): Record<string, string> {
-  if (Array.isArray(entry)) {
-    const result: Record<string, string> = {};
-    for (let i = 0; i + 1 < entry.length; i += 2) result[String(entry[i])] = String(entry[i + 1]);
-    return result;
-  }
-  if (entry instanceof Map)
-    return Object.fromEntries([...entry].map(([key, value]) => [String(key), String(value)]));
-  if (typeof entry === 'object' && entry !== null)
-    return Object.fromEntries(Object.entries(entry).map(([key, value]) => [key, String(value)]));
-  return {};
+  const result: Record<string, string> = {};
+  if (!Array.isArray(entry)) return result;
+  for (let i = 0; i + 1 < entry.length; i += 2) result[String(entry[i])] = String(entry[i + 1]);
+  return result;
 }
