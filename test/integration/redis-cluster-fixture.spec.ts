@@ -1,6 +1,7 @@
 import { RedisClusterNode, startRedisCluster, TestRedisCluster } from '../support/redis-cluster';
 import { startRedisSentinel, TestRedisSentinel } from '../support/redis-sentinel';
-import { infoField } from '../support/redis-process';
+import { createServer } from 'node:net';
+import { infoField, onFreePorts, spawnRedisServer } from '../support/redis-process';
 import { waitUntil } from '../support/wait';
 
 /** Whether a process with this pid exists (signal 0 checks without sending anything). */
@@ -217,5 +218,30 @@ describe(startRedisSentinel.name, () => {
     const pids = sut.processes().map((p) => p.pid);
     await sut.stop();
     expect(pids.filter(running)).toEqual([]);
+  });
+});
+
+describe(onFreePorts.name, () => {
+  it('starts a server again on fresh ports when the port picked was taken before it could bind', async () => {
+    const squatter = createServer();
+    await new Promise<void>((resolve) => squatter.listen(0, '127.0.0.1', resolve));
+    const address = squatter.address();
+    const taken = typeof address === 'object' && address ? address.port : 0;
+    const tried: number[] = [];
+
+    const sut = await onFreePorts(1, ([picked]) => {
+      const port = tried.length === 0 ? taken : picked;
+      tried.push(port);
+      return spawnRedisServer(['--port', String(port), '--bind', '127.0.0.1', '--save', ''], port);
+    });
+
+    try {
+      expect(tried).toEqual([taken, sut.port]);
+      expect(sut.alive()).toBe(true);
+    } finally {
+      await sut.kill();
+      await new Promise((resolve) => squatter.close(resolve));
+    }
+    expect(running(sut.pid)).toBe(false);
   });
 });
