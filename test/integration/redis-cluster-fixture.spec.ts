@@ -73,6 +73,18 @@ describe(startRedisCluster.name, () => {
     expect(await sut.keySlot('fixture:{user:42}')).toBe(await sut.keySlot('{user:42}'));
   });
 
+  it('passes Cluster options through: a sharded subscriber gets an SPUBLISH', async () => {
+    const subscriber = await sut.client({ shardedSubscribers: true });
+    const received = new Promise<string>((resolve) =>
+      subscriber.on('smessage', (_channel: string, message: string) => resolve(message)),
+    );
+    await subscriber.ssubscribe('fixture:{user:42}:events');
+
+    await (await sut.client()).spublish('fixture:{user:42}:events', 'sharded');
+
+    await expect(received).resolves.toBe('sharded');
+  });
+
   it('fails a master over to its replica by hand', async () => {
     const [master] = await masters();
     const key = await keyOn(master);

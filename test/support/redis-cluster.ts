@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import Redis, { Cluster } from 'ioredis';
+import Redis, { Cluster, ClusterOptions } from 'ioredis';
 import { infoField, NodeClients, onFreePorts, RedisProcess, spawnRedisServer } from './redis-process';
 import { sleep, waitUntil } from './wait';
 
@@ -30,7 +30,7 @@ export interface RedisClusterNode {
   alive: boolean;
 }
 
-export interface ClusterOptions {
+export interface RedisClusterOptions {
   masters?: number;
   replicasPerMaster?: number;
   /** `cluster-node-timeout`: how long a silent master stays up before its replica takes over (ms). */
@@ -48,8 +48,11 @@ export interface TestRedisCluster {
   /** The master serving the slot now. */
   masterOf(slotOrKey: SlotOrKey): Promise<RedisClusterNode>;
   keySlot(key: string): Promise<number>;
-  /** An ioredis Cluster client on the seeds (ready), for writes and assertions; closed by stop(). */
-  client(): Promise<Cluster>;
+  /**
+   * An ioredis Cluster client on the seeds (ready), for writes and assertions; `options` add to or
+   * override `maxRetriesPerRequest: 1` (e.g. `shardedSubscribers: true`). Closed by stop().
+   */
+  client(options?: ClusterOptions): Promise<Cluster>;
   /** A plain connection to one node, for commands a Cluster client would route elsewhere; closed by stop(). */
   nodeClient(port: number): Redis;
   /**
@@ -94,7 +97,7 @@ const exec = promisify(execFile);
  * Starts a Redis Cluster of the test's own: `masters` masters with `replicasPerMaster` replicas each,
  * every node a `redis-server` on free ports of 127.0.0.1 with its own data directory.
  */
-export async function startRedisCluster(options: ClusterOptions = {}): Promise<TestRedisCluster> {
+export async function startRedisCluster(options: RedisClusterOptions = {}): Promise<TestRedisCluster> {
   const { masters = 3, replicasPerMaster = 1, nodeTimeoutMs = 2000 } = options;
   if (masters < 3) throw new Error('redis-cli --cluster create needs at least 3 masters');
   const processes = new Map<number, NodeProcess>();
@@ -259,10 +262,10 @@ export async function startRedisCluster(options: ClusterOptions = {}): Promise<T
     nodes,
     masterOf,
     keySlot,
-    client: async () => {
+    client: async (clientOptions = {}) => {
       const client = new Cluster(
         [...processes.keys()].map((port) => ({ host: HOST, port })),
-        { redisOptions: { maxRetriesPerRequest: 1 } },
+        { ...clientOptions, redisOptions: { maxRetriesPerRequest: 1, ...clientOptions.redisOptions } },
       );
       client.on('error', () => undefined);
       clusterClients.push(client);
