@@ -68,7 +68,7 @@ describe('offsets reused after Redis lost acknowledged writes', () => {
     const { user, client, keys } = await deliverThenLoseTwo('behind');
     // The replica's subscription link drops and comes back (as after the crash): it catches up every
     // channel from history and finds this one at offset 1, below the 3 it dispatched.
-    await redis.client().client('KILL', 'TYPE', 'pubsub');
+    await redis.client().client('KILL', 'TYPE', 'PUBSUB');
     await waitUntil(async () => (await redis.client().exists(keys.meta)) === 0, 5000, 'the life ended');
     const [next] = (await publish(app, aNotification([user], { n: 4 }))).body.deliveries ?? [];
     expect(next.offset).toBe(1);

@@ -81,7 +81,7 @@ describe('Redis outage', () => {
     })();
     await waitUntil(() => accepted >= 20, 5000, '20 accepted');
     // Cut every pub/sub link (A's and B's); publishing through B's command link goes on meanwhile.
-    const killed = await redis.client().client('KILL', 'TYPE', 'pubsub');
+    const killed = await redis.client().client('KILL', 'TYPE', 'PUBSUB');
     expect(Number(killed)).toBeGreaterThanOrEqual(2);
     await sleep(500);
     publishing = false;

@@ -66,7 +66,7 @@ describe('observability', () => {
   });
 
   it('counts Redis reconnects', async () => {
-    await redis.client().client('KILL', 'TYPE', 'pubsub');
+    await redis.client().client('KILL', 'TYPE', 'PUBSUB');
     await waitUntil(
       async () => sample(await scrape(app), 'herald_redis_reconnects_total', '{role="subscriber"}') >= 1,
       5000,

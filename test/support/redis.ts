@@ -1,9 +1,8 @@
-import { ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
-import { freePort, waitUntil } from './wait';
+import { onFreePorts, spawnRedisServer } from './redis-process';
 
 export interface TestRedis {
   url: string;
@@ -54,58 +53,26 @@ export async function startRedis(options: RedisOptions = {}): Promise<TestRedis>
     };
   }
 
-  let port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'herald-redis-'));
-  let child: ChildProcess | undefined;
-
-  // The server's own "Ready to accept connections" line proves that what answers on the port is this
-  // process; a port another test process took first makes it exit, and we try another.
-  const launch = async () => {
-    const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--dir', dir];
-    args.push('--appendonly', options.appendonly ? 'yes' : 'no', '--appendfsync', 'always');
-    const started = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'ignore'] });
-    child = started;
-    let output = '';
-    started.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    await waitUntil(
-      () => {
-        if (started.exitCode !== null)
-          throw new Error(`redis-server exited with ${started.exitCode}: ${output}`);
-        return output.includes('Ready to accept connections');
-      },
-      10_000,
-      `redis-server on ${port}`,
-      20,
-    );
-  };
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await launch();
-      break;
-    } catch (error) {
-      if (attempt >= 5) throw error;
-      port = await freePort();
-    }
-  }
+  const args = (port: number) => [
+    ...['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--dir', dir],
+    ...['--appendonly', options.appendonly ? 'yes' : 'no', '--appendfsync', 'always'],
+  ];
+  let server = await onFreePorts(1, ([port]) => spawnRedisServer(args(port), port));
+  const port = server.port;
   const url = `redis://127.0.0.1:${port}`;
-
-  const halt = async (signal: NodeJS.Signals) => {
-    const running = child;
-    if (!running || running.exitCode !== null) return;
-    const exited = new Promise((resolve) => running.once('exit', resolve));
-    running.kill(signal);
-    await exited;
-  };
 
   return {
     url,
     port,
     client: client(url),
-    shutdown: () => halt('SIGTERM'),
-    restart: launch,
+    shutdown: () => server.kill('SIGTERM'),
+    restart: async () => {
+      server = await spawnRedisServer(args(port), port);
+    },
     stop: async () => {
       await closeClients();
-      await halt('SIGKILL');
+      await server.kill();
       rmSync(dir, { recursive: true, force: true });
     },
   };
