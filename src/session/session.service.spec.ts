@@ -10,7 +10,7 @@ import { ChannelHub } from './channel-hub';
 import { Session } from './session';
 import { SessionRegistry } from './session-registry';
 import { MAX_TOPICS_PER_SESSION, SessionService } from './session.service';
-import { FakeTransport } from './testing/fake-transport';
+import { FakeTransport } from '../../test/support/fake-transport';
 
 const SECRET = 'unit-test-secret-0123456789abcdef';
 const config = loadConfig({ JWT_SECRET: SECRET, LOG_LEVEL: 'silent', WS_MAX_BUFFERED_BYTES: '4096' });

@@ -1,6 +1,6 @@
-import type { Disconnect } from '../../common/close-codes';
-import type { ServerEvent, ServerEvents } from '../../protocol/wire';
-import type { OutgoingNotification, Transport, TransportKind } from '../transport';
+import type { Disconnect } from '../../src/common/close-codes';
+import type { ServerEvent, ServerEvents } from '../../src/protocol/wire';
+import type { OutgoingNotification, Transport, TransportKind } from '../../src/session/transport';
 
 export interface SentEvent {
   event: ServerEvent;
