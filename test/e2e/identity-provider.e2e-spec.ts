@@ -1,4 +1,5 @@
 import jwt from 'jsonwebtoken';
+import { signClientToken } from '../../publisher/src/index';
 import { startApp, TEST_JWT_SECRET, TestApp } from '../support/app';
 import { aNotification, aUserId, connect, publish, refusedUpgrade, TestClient } from '../support/client';
 import { aSigningKey, signWith, SigningKey, TestJwksServer } from '../support/identity-provider';
@@ -41,6 +42,22 @@ describe('client tokens from an identity provider', () => {
       expect(client.frames[0].data.userId).toBe(user);
       expect((await publish(app, aNotification([user], { alg }))).status).toBe(202);
       expect((await client.waitForNotifications(1))[0].payload).toEqual({ alg });
+    },
+  );
+
+  it.each(['RS256', 'ES256', 'EdDSA'] as const)(
+    'accepts a %s token from the publisher SDK’s signClientToken (private key and kid of the JWKS)',
+    async (alg) => {
+      const user = aUserId(`sdk-${alg}`);
+      const token = signClientToken(
+        { sub: user, issuer: ISSUER, audience: AUDIENCE, topics: ['sdk.*'] },
+        { privateKey: jwksKeys[alg].privateKey, kid: jwksKeys[alg].kid },
+      );
+      const client = await connect(app, token);
+      clients.push(client);
+      expect(client.frames[0].data.userId).toBe(user);
+      client.send('subscribe', { channel: 'topic:sdk.1' });
+      expect((await client.nextFrame('subscribed')).data.channel).toBe('topic:sdk.1');
     },
   );
 
