@@ -10,6 +10,7 @@ import { EngineWorkQueue } from './engine-work-queue';
 import { MemberList, Membership } from './membership';
 import type { Session } from './session';
 import { OutgoingNotification } from './transport';
+import { Disconnect } from '../common/close-codes';
 
 /** How long joining a channel may wait for the engine before the join fails. */
 const SYNC_TIMEOUT_MS = 5000;
@@ -110,14 +111,13 @@ export class ChannelHub implements OnModuleInit, OnApplicationShutdown {
       throw error;
     }
     beforeAnswers?.();
-    return Promise.all(
-      requests.map((request, i) => this.answer(entered[i].membership, entered[i].state, request)),
-    );
+    return Promise.all(requests.map((request, i) => this.answer(entered[i], request)));
   }
 
   /** Takes the session off the channel; the last one out ends this replica's interest. */
   leave(session: Session, channel: string): void {
     const membership = session.removeMembership(channel);
+    membership?.dropHeld();
     if (membership?.list?.remove(membership)) this.metrics.subscriptions.dec({ kind: kindOf(channel) });
     const state = this.channels.get(channel);
     if (state && state.members.size === 0 && !state.pinned) {
@@ -132,23 +132,30 @@ export class ChannelHub implements OnModuleInit, OnApplicationShutdown {
     for (const { channel } of session.memberships()) this.leave(session, channel);
   }
 
-  private enter(session: Session, channel: string): { state: ChannelState; membership: Membership } {
+  /**
+   * Puts the session on the channel, holding live notifications. `resume`: where an existing live
+   * membership stood, to go back to if a recovery read fails.
+   */
+  private enter(
+    session: Session,
+    channel: string,
+  ): { state: ChannelState; membership: Membership; resume?: ChannelPosition } {
     const state = this.state(channel);
     let membership = session.membership(channel);
     if (membership) {
+      const resume = membership.joining ? undefined : { offset: membership.offset, epoch: membership.epoch };
       membership.rejoin();
-    } else {
-      membership = new Membership(session, channel);
-      session.addMembership(membership);
-      state.members.add(membership);
-      this.metrics.subscriptions.inc({ kind: state.kind });
+      return { state, membership, resume };
     }
+    membership = new Membership(session, channel);
+    session.addMembership(membership);
+    state.members.add(membership);
+    this.metrics.subscriptions.inc({ kind: state.kind });
     return { state, membership };
   }
 
   private async answer(
-    membership: Membership,
-    state: ChannelState,
+    { state, membership, resume }: ReturnType<ChannelHub['enter']>,
     request: JoinRequest,
   ): Promise<JoinResult> {
     const { channel, from } = request;
@@ -167,8 +174,15 @@ export class ChannelHub implements OnModuleInit, OnApplicationShutdown {
     try {
       page = await this.broker.history(channel, from.offset, this.config.historySize);
     } catch (error) {
-      // Without the replay the session stays on the channel live from now; it was not told an offset.
-      this.goLive(membership, this.positionOf(state));
+      if (!session.transport.bidirectional) {
+        // An SSE stream cannot be told which channel failed: it ends, and its reconnect recovers
+        // from the ids already written (they still name `from`).
+        session.close(Disconnect.EngineUnavailable);
+        return { channel, recoveryFailed: error as Error };
+      }
+      // Without the replay the session stays on the channel live from now (or from where it stood,
+      // when it was on it already); it was not told an offset.
+      this.goLive(membership, resume ?? this.positionOf(state));
       return { channel, recoveryFailed: error as Error };
     }
     const recovered =
@@ -190,24 +204,29 @@ export class ChannelHub implements OnModuleInit, OnApplicationShutdown {
    * Live notifications of the channel wait (held) behind it, within WS_MAX_BUFFERED_BYTES.
    */
   private async replay(membership: Membership, page: HistoryPage): Promise<void> {
-    const { session } = membership;
+    const { session, generation } = membership;
+    const current = () => membership.list !== null && membership.generation === generation;
     let written = 0;
     for (const message of page.messages) {
-      if (membership.list === null || !session.isOpen) return;
+      if (!current() || !session.isOpen) return;
       membership.advance(message);
       written += 1;
       if (!session.write(new OutgoingNotification(message))) await session.transport.whenWritable();
     }
     this.metrics.replayed.inc({ source: 'recovery' }, written);
     this.metrics.deliveredOf[kindOf(membership.channel)].inc(written);
-    if (membership.list !== null) this.goLive(membership, page);
+    if (current()) this.goLive(membership, page);
   }
 
   /** Ends the membership's hold: writes the held notifications newer than `position`, then live. */
   private goLive(membership: Membership, position: ChannelPosition): void {
-    const newer = membership.goLive(position);
-    for (const notification of newer) membership.session.write(notification);
-    if (newer.length > 0) this.metrics.deliveredOf[kindOf(membership.channel)].inc(newer.length);
+    let written = 0;
+    for (const notification of membership.goLive(position)) {
+      if (!membership.advance(notification.message)) continue;
+      this.writeTo(membership.session, notification);
+      written += 1;
+    }
+    if (written > 0) this.metrics.deliveredOf[kindOf(membership.channel)].inc(written);
   }
 
   /** The position dispatched on this replica (the channel is synced once `ready` settled). */
@@ -231,6 +250,7 @@ export class ChannelHub implements OnModuleInit, OnApplicationShutdown {
   private async sync(state: ChannelState): Promise<void> {
     try {
       await withTimeout(this.broker.subscribe(state.name), SYNC_TIMEOUT_MS, `subscribing ${state.name}`);
+      state.stream.markRead();
       const position = await this.broker.history(state.name, Number.MAX_SAFE_INTEGER, 0);
       this.deliver(state, state.stream.sync(position));
     } catch (error) {
@@ -274,7 +294,7 @@ export class ChannelHub implements OnModuleInit, OnApplicationShutdown {
         next = membership.nextOnChannel;
         if (membership.joining) {
           membership.hold(notification);
-          membership.session.checkBuffered(membership.heldSize);
+          membership.session.checkBuffered();
         } else if (membership.advance(message)) {
           this.writeTo(membership.session, notification);
           written += 1;
@@ -300,6 +320,7 @@ export class ChannelHub implements OnModuleInit, OnApplicationShutdown {
    */
   private async catchUp(state: ChannelState): Promise<void> {
     while (this.channels.get(state.name) === state && state.stream.needsCatchUp) {
+      state.stream.markRead();
       const page = await this.broker.history(state.name, state.stream.catchUpAfter, this.config.historySize);
       const dispatched = state.stream.caughtUp(page);
       if (dispatched.length > 0) this.metrics.replayed.inc({ source: 'catch_up' }, dispatched.length);

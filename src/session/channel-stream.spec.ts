@@ -133,6 +133,41 @@ describe(ChannelStream.name, () => {
     });
   });
 
+  describe('a message of a life that has already ended', () => {
+    it('is dropped once a read sent after its arrival shows another epoch, instead of held forever', () => {
+      sut.sync({ offset: 10, epoch: 'e1' });
+      // A late e1 message, after the channel moved to e2 (an epoch ended, a failover).
+      sut.receive(aMessage(11, 'e2'));
+      sut.receive(aMessage(12, 'e1'));
+      sut.markRead();
+      expect(sut.caughtUp(aPage('e2', 11, []))).toEqual([]);
+      sut.markRead();
+      expect(offsets(sut.caughtUp(aPage('e2', 11, [aMessage(11, 'e2')])))).toEqual(['e2:11']);
+      expect(sut.needsCatchUp).toBe(false);
+      expect(offsets(sut.receive(aMessage(12, 'e2')))).toEqual(['e2:12']);
+    });
+
+    it('is dropped at sync when the position read shows another epoch', () => {
+      sut.receive(aMessage(7, 'e0'));
+      sut.markRead();
+      expect(sut.sync({ offset: 3, epoch: 'e1' })).toEqual([]);
+      expect(sut.needsCatchUp).toBe(false);
+    });
+
+    it('still holds a message of a new epoch that arrived after the read was sent', () => {
+      sut.sync({ offset: 10, epoch: 'e1' });
+      sut.receive(aMessage(12, 'e1'));
+      sut.markRead();
+      sut.receive(aMessage(1, 'e2'));
+      expect(offsets(sut.caughtUp(aPage('e1', 12, [aMessage(11, 'e1'), aMessage(12, 'e1')])))).toEqual([
+        'e1:11',
+        'e1:12',
+      ]);
+      // The e2 message is newer than the read: it opens a catch-up into e2, not dropped.
+      expect(sut.needsCatchUp).toBe(true);
+    });
+  });
+
   describe('reused offsets (the engine lost acknowledged writes)', () => {
     beforeEach(() => sut.sync({ offset: 10, epoch: 'e1' }));
 

@@ -31,6 +31,12 @@ export class ChannelStream {
   private reusedOffsets = false;
   /** Messages that arrived while the position was unknown or a gap was open; ascending is not assumed. */
   private held: ChannelMessage[] | null = null;
+  /**
+   * How many of the held messages arrived before the current history read was sent (see
+   * {@link markRead}): those were stored before the read ran, so one in an epoch other than the one the
+   * read returns belongs to a life that has already ended — it is dropped rather than held again.
+   */
+  private heldBeforeRead = 0;
 
   /** @param maxHeld held messages beyond this drop the oldest (they are in history, which a catch-up reads) */
   constructor(private readonly maxHeld: number) {}
@@ -54,13 +60,18 @@ export class ChannelStream {
     return this.isSynced ? { offset: this.offset, epoch: this.epoch } : undefined;
   }
 
+  /** Call right before sending a history read (the position read of a sync, or a catch-up's). */
+  markRead(): void {
+    this.heldBeforeRead = this.held?.length ?? 0;
+  }
+
   /** Learns the channel's position (newest offset now stored) and returns the held messages that follow it. */
   sync(position: ChannelPosition): ChannelMessage[] {
     this.offset = position.offset;
     this.epoch = position.epoch;
     this.lastKey = 0;
     this.isSynced = true;
-    return this.releaseHeld();
+    return this.releaseHeld(position.epoch);
   }
 
   /** A message from the engine; returns what to dispatch now, in order. */
@@ -130,7 +141,7 @@ export class ChannelStream {
       this.lastKey = 0;
     }
     this.catchUpNeeded = false;
-    return dispatched.concat(this.releaseHeld());
+    return dispatched.concat(this.releaseHeld(page.epoch));
   }
 
   /** True once after the stream saw the engine reuse offsets it had dispatched (see the class comment). */
@@ -148,18 +159,25 @@ export class ChannelStream {
 
   private hold(message: ChannelMessage): void {
     this.held ??= [];
-    if (this.held.length >= this.maxHeld) this.held.shift();
+    if (this.held.length >= this.maxHeld) {
+      this.held.shift();
+      if (this.heldBeforeRead > 0) this.heldBeforeRead -= 1;
+    }
     this.held.push(message);
   }
 
-  private releaseHeld(): ChannelMessage[] {
+  /** Runs the held messages through {@link receive} again, without those of an ended life (see heldBeforeRead). */
+  private releaseHeld(readEpoch: string): ChannelMessage[] {
     const held = this.held;
-    if (!held) return [];
+    const beforeRead = this.heldBeforeRead;
     this.held = null;
+    this.heldBeforeRead = 0;
+    if (!held) return [];
     const dispatched: ChannelMessage[] = [];
-    for (const message of held) {
+    held.forEach((message, i) => {
+      if (i < beforeRead && message.epoch !== readEpoch) return;
       for (const next of this.receive(message)) dispatched.push(next);
-    }
+    });
     return dispatched;
   }
 }

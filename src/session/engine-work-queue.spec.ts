@@ -116,6 +116,42 @@ describe(EngineWorkQueue.name, () => {
     expect(logger.warn.mock.calls.at(-1)?.[0]).toContain('retrying in 100 ms');
   });
 
+  it('never runs one key twice at once: scheduled while it runs, it runs again after', async () => {
+    const first = aControlledTask();
+    const second = jest.fn(() => Promise.resolve());
+    sut.schedule('c', first.task);
+    sut.schedule('c', second);
+    sut.schedule('c', second);
+    expect(first.task).toHaveBeenCalledTimes(1);
+    expect(second).not.toHaveBeenCalled();
+    first.resolve();
+    await flush();
+    expect(second).toHaveBeenCalledTimes(1);
+  });
+
+  it('runs the newest task of a key that waits, in the key’s place', async () => {
+    sut = new EngineWorkQueue('engine', logger, { ...OPTIONS, concurrency: 1 });
+    const blocker = aControlledTask();
+    const order: string[] = [];
+    sut.schedule('busy', blocker.task);
+    sut.schedule('a', () => (order.push('a-old'), Promise.resolve()));
+    sut.schedule('b', () => (order.push('b'), Promise.resolve()));
+    sut.schedule('a', () => (order.push('a-new'), Promise.resolve()));
+    blocker.resolve();
+    await flush();
+    expect(order).toEqual(['a-new', 'b']);
+  });
+
+  it('does not retry a running task that was cancelled and then failed', async () => {
+    const task = aControlledTask();
+    sut.schedule('gone', task.task);
+    sut.cancel('gone');
+    task.reject();
+    await jest.advanceTimersByTimeAsync(1000);
+    expect(task.task).toHaveBeenCalledTimes(1);
+    expect(sut.size).toBe(0);
+  });
+
   it('drops a cancelled task that waits', async () => {
     const blocker = aControlledTask();
     const cancelled = jest.fn(() => Promise.resolve());

@@ -21,11 +21,16 @@ type Task = () => Promise<void>;
  *   and the failed task waits at the back, instead of every channel retrying on its own timer;
  * - failures are logged at most once per `logIntervalMs`, with how many failed and how many wait,
  *   however many channels there are; the first success after them is logged once.
- * A task is known by its key: scheduling a key that already waits does not queue it twice.
+ * A task is known by its key: scheduling a key that already waits does not queue it twice (the newer
+ * task replaces it, in its place), and a key never runs twice at once — scheduled while it runs, it
+ * runs again once that run is over.
  */
 export class EngineWorkQueue {
   private readonly waiting = new Map<string, Task>();
-  private running = 0;
+  /** Keys running now, and the task to run again after, when the key was scheduled meanwhile. */
+  private readonly runningKeys = new Map<string, Task | undefined>();
+  /** Running keys whose task must not be retried if it fails (cancelled meanwhile). */
+  private readonly cancelled = new Set<string>();
   private backoffMs = 0;
   private pause: NodeJS.Timeout | undefined;
   private failures = 0;
@@ -40,7 +45,7 @@ export class EngineWorkQueue {
 
   /** Tasks waiting or running. */
   get size(): number {
-    return this.waiting.size + this.running;
+    return this.waiting.size + this.runningKeys.size;
   }
 
   /** True while a failure has paused the queue. */
@@ -49,37 +54,48 @@ export class EngineWorkQueue {
   }
 
   schedule(key: string, task: Task): void {
-    if (!this.waiting.has(key)) this.waiting.set(key, task);
+    if (this.runningKeys.has(key)) this.runningKeys.set(key, task);
+    else this.waiting.set(key, task);
     this.pump();
   }
 
-  /** Drops a waiting task (its channel is gone); a running one finishes. */
+  /** Drops a waiting task (its channel is gone); a running one finishes, and is not run again. */
   cancel(key: string): void {
     this.waiting.delete(key);
+    if (!this.runningKeys.has(key)) return;
+    this.runningKeys.set(key, undefined);
+    this.cancelled.add(key);
   }
 
   /** Drops everything that waits and stops the pause timer (shutdown). */
   clear(): void {
     this.waiting.clear();
+    for (const key of this.runningKeys.keys()) this.cancel(key);
     clearTimeout(this.pause);
     this.pause = undefined;
   }
 
   private pump(): void {
-    while (!this.pause && this.running < this.options.concurrency && this.waiting.size > 0) {
+    while (!this.pause && this.runningKeys.size < this.options.concurrency && this.waiting.size > 0) {
       const [key, task] = this.waiting.entries().next().value as [string, Task];
       this.waiting.delete(key);
-      this.running += 1;
+      this.runningKeys.set(key, undefined);
       task().then(
-        () => this.settle(() => this.succeeded()),
-        (error: unknown) => this.settle(() => this.failed(key, task, error)),
+        () => this.settle(key, () => this.succeeded()),
+        (error: unknown) => this.settle(key, () => this.failed(key, task, error)),
       );
     }
   }
 
-  private settle(outcome: () => void): void {
-    this.running -= 1;
+  private settle(key: string, outcome: () => void): void {
+    const again = this.runningKeys.get(key);
+    this.runningKeys.delete(key);
+    if (again) {
+      this.cancelled.delete(key);
+      this.waiting.set(key, again);
+    }
     outcome();
+    this.cancelled.delete(key);
     this.pump();
   }
 
@@ -93,7 +109,8 @@ export class EngineWorkQueue {
   }
 
   private failed(key: string, task: Task, error: unknown): void {
-    if (!this.waiting.has(key)) this.waiting.set(key, task);
+    // The failed task waits at the back, unless its key was cancelled or scheduled anew meanwhile.
+    if (!this.waiting.has(key) && !this.cancelled.has(key)) this.waiting.set(key, task);
     this.failures += 1;
     this.unreportedFailures += 1;
     if (!this.pause) {

@@ -49,7 +49,7 @@ export class Heartbeat implements OnModuleInit, OnModuleDestroy {
       if (session.transport.bidirectional && session.lastSeen < deadline) {
         session.close(Disconnect.HeartbeatTimeout);
       } else {
-        session.transport.ping();
+        session.ping();
         alive.push(session);
       }
     }

@@ -2,7 +2,7 @@ import { MemberList, Membership } from './membership';
 import type { Session } from './session';
 import { OutgoingNotification } from './transport';
 
-const session = {} as Session;
+const session = { heldBytes: 0 } as Session;
 const aNotification = (offset: number, epoch = 'e1'): OutgoingNotification =>
   new OutgoingNotification({
     channel: 'topic:t',
@@ -48,16 +48,20 @@ describe(Membership.name, () => {
   let sut: Membership;
 
   beforeEach(() => {
+    session.heldBytes = 0;
     sut = new Membership(session, 'topic:t');
   });
+  /** What the hub writes when the membership goes live: each held one `advance` accepts, in order. */
+  const release = (position: { offset: number; epoch: string }) =>
+    sut.goLive(position).filter(({ message }) => sut.advance(message));
 
   it('holds live notifications while joining, then releases only those newer than its answer', () => {
     expect(sut.joining).toBe(true);
     [4, 5, 6].forEach((offset) => sut.hold(aNotification(offset)));
-    expect(offsets(sut.goLive({ offset: 5, epoch: 'e1' }))).toEqual([6]);
+    expect(offsets(release({ offset: 5, epoch: 'e1' }))).toEqual([6]);
     expect(sut.joining).toBe(false);
     expect([sut.offset, sut.epoch]).toEqual([6, 'e1']);
-    expect(sut.heldSize).toBe(0);
+    expect(session.heldBytes).toBe(0);
   });
 
   it('meets a replay with the live notifications that arrived during it, no gap and no duplicate', () => {
@@ -69,17 +73,19 @@ describe(Membership.name, () => {
       true,
       true,
     ]);
-    expect(offsets(sut.goLive({ offset: 10, epoch: 'e1' }))).toEqual([11]);
+    expect(offsets(release({ offset: 10, epoch: 'e1' }))).toEqual([11]);
   });
 
   it('releases every held notification of a new epoch', () => {
     sut.hold(aNotification(1, 'e2'));
-    expect(offsets(sut.goLive({ offset: 7, epoch: 'e1' }))).toEqual([1]);
+    expect(offsets(release({ offset: 7, epoch: 'e1' }))).toEqual([1]);
   });
 
-  it('counts what it holds, for the slow-consumer limit', () => {
+  it('counts what it holds in its session, for the slow-consumer limit, and gives it back', () => {
     sut.hold(aNotification(1));
-    expect(sut.heldSize).toBe('{"offset":1}'.length);
+    expect(session.heldBytes).toBe('{"offset":1}'.length);
+    sut.dropHeld();
+    expect(session.heldBytes).toBe(0);
   });
 
   it('refuses an offset the client already has, once live', () => {

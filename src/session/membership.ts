@@ -17,8 +17,10 @@ export class Membership {
   epoch = '';
   /** Live notifications held while joining; null once live. */
   private held: OutgoingNotification[] | null = [];
-  /** The notification text held, in UTF-16 code units (a bound, not an exact byte count). */
-  heldSize = 0;
+  /** The notification text held (UTF-16 code units), counted in the session's too. */
+  private heldSize = 0;
+  /** Bumped by each rejoin: a replay of an earlier join stops when it sees a newer one. */
+  generation = 0;
   /** The channel's member list this membership is on; null once removed from it. */
   list: MemberList | null = null;
   previousOnChannel: Membership | null = null;
@@ -39,26 +41,35 @@ export class Membership {
   /** Holds live notifications again (a recovery subscribe of a channel the session is on). */
   rejoin(): void {
     this.held ??= [];
+    this.generation += 1;
   }
 
   hold(notification: OutgoingNotification): void {
-    this.held?.push(notification);
-    this.heldSize += notification.message.data.length;
+    if (!this.held) return;
+    this.held.push(notification);
+    const size = notification.message.data.length;
+    this.heldSize += size;
+    this.session.heldBytes += size;
   }
 
   /**
    * Switches to live delivery from `position` (what the client was told, or replayed up to) and
-   * returns the held notifications newer than it, in order, with the position advanced past them.
+   * returns what was held, in arrival order: the caller writes each one that {@link advance} accepts,
+   * so the position moves with each write (an SSE event id never names an offset not yet written).
    */
   goLive(position: ChannelPosition): OutgoingNotification[] {
     const held = this.held ?? [];
-    this.held = null;
-    this.heldSize = 0;
+    this.dropHeld();
     this.offset = position.offset;
     this.epoch = position.epoch;
-    const newer: OutgoingNotification[] = [];
-    for (const notification of held) if (this.advance(notification.message)) newer.push(notification);
-    return newer;
+    return held;
+  }
+
+  /** Forgets what is held (the session left the channel, or goes live). */
+  dropHeld(): void {
+    this.held = null;
+    this.session.heldBytes -= this.heldSize;
+    this.heldSize = 0;
   }
 
   /** Records that `message` is written next; false when the client already has it (an older offset). */

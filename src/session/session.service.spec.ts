@@ -230,6 +230,80 @@ describe(SessionService.name, () => {
     });
   });
 
+  describe('the position a written notification stands at (what an SSE event id names)', () => {
+    it('moves with each write when held notifications go out after a replay', async () => {
+      const { session, transport } = await start();
+      const [first] = await publish(['topic:orders.6'], 1);
+      await publish(['topic:orders.6'], 2);
+      transport.full = true;
+      sut.handle(session, {
+        event: 'subscribe',
+        data: { channel: 'topic:orders.6', offset: 0, epoch: first.epoch },
+      });
+      await settled(session);
+      for (let n = 3; n <= 5; n++) await publish(['topic:orders.6'], n);
+      transport.drain();
+      await settled(session);
+      expect(transport.of('notification').map((n) => n.offset)).toEqual([1, 2, 3, 4, 5]);
+      expect(transport.positionsAtWrite).toEqual([1, 2, 3, 4, 5]);
+    });
+  });
+
+  describe('a second recovery of a channel while its first replay waits', () => {
+    it('stops the first replay: the second one and then live go out in order, once', async () => {
+      const { session, transport } = await start();
+      const [first] = await publish(['topic:orders.7'], 1);
+      for (let n = 2; n <= 4; n++) await publish(['topic:orders.7'], n);
+      transport.full = true;
+      sut.handle(session, {
+        event: 'subscribe',
+        data: { channel: 'topic:orders.7', offset: 0, epoch: first.epoch },
+      });
+      await settled(session);
+      sut.handle(session, {
+        event: 'subscribe',
+        data: { channel: 'topic:orders.7', offset: 2, epoch: first.epoch },
+      });
+      await settled(session);
+      await publish(['topic:orders.7'], 5);
+      transport.drain();
+      await settled(session);
+      const afterSecond = transport.events.slice(
+        transport.events.findIndex((e, i) => e.event === 'subscribed' && i > 1),
+      );
+      expect(afterSecond.filter((e) => e.event === 'notification').map((e) => e.data.offset)).toEqual([
+        3, 4, 5,
+      ]);
+    });
+  });
+
+  describe('a recovery whose history read fails', () => {
+    it('ends an SSE session (it cannot be told which channel failed), so its reconnect recovers', async () => {
+      const user = `user-${userCount + 1}`;
+      const [first] = await publish([`user:${user}`], 1);
+      jest.spyOn(broker, 'history').mockRejectedValueOnce(new Error('engine down'));
+      const { transport } = await start({
+        kind: 'sse',
+        recover: new Map([[`user:${user}`, { offset: 0, epoch: first.epoch }]]),
+      });
+      expect(transport.closedWith).toBe(Disconnect.EngineUnavailable);
+      expect(transport.of('notification')).toEqual([]);
+    });
+
+    it('keeps a WebSocket session on the channel, live from where it stood, with an error frame', async () => {
+      const { user, session, transport } = await start();
+      await publish([`user:${user}`], 1);
+      jest.spyOn(broker, 'history').mockRejectedValueOnce(new Error('engine down'));
+      sut.handle(session, { event: 'subscribe', data: { channel: `user:${user}`, offset: 0, epoch: 'x' } });
+      await settled(session);
+      await publish([`user:${user}`], 2);
+      expect(transport.of('error')).toEqual([
+        expect.objectContaining({ code: 'internal', channel: `user:${user}` }),
+      ]);
+      expect(transport.of('notification').map((n) => n.offset)).toEqual([1, 2]);
+    });
+  });
+
   describe('refresh', () => {
     it('replaces the token of the same user and answers its exp', async () => {
       const { user, session, transport } = await start();

@@ -16,6 +16,8 @@ export class Session {
   private firstMembership: Membership | null = null;
   /** ms since the epoch of the last frame or pong from the client (bidirectional transports). */
   lastSeen = Date.now();
+  /** Live notifications held for this session while it joins or replays channels (UTF-16 units). */
+  heldBytes = 0;
   /** How the server ended the session, if it did. */
   endedWith: Disconnect | undefined;
   /** Client requests are handled one at a time, in arrival order; IDLE when nothing is queued. */
@@ -93,23 +95,31 @@ export class Session {
   send<E extends Exclude<ServerEvent, 'notification'>>(event: E, data: ServerEvents[E]): void {
     if (!this.transport.isOpen) return;
     this.transport.send(event, data, this);
-    this.checkBuffered(0);
+    this.checkBuffered();
   }
 
   /** Writes a live notification; false when the socket's buffer is full (see Transport). */
   write(notification: OutgoingNotification): boolean {
     if (!this.transport.isOpen) return false;
     const writable = this.transport.writeNotification(notification, this);
-    this.checkBuffered(0);
+    this.checkBuffered();
     return writable;
   }
 
+  /** A keepalive the client can see; a stalled client is noticed here too. */
+  ping(): void {
+    if (!this.transport.isOpen) return;
+    this.transport.ping();
+    this.checkBuffered();
+  }
+
   /**
-   * Cuts a session that falls too far behind: more unsent bytes than WS_MAX_BUFFERED_BYTES, counting
-   * `held` more that wait for it (live notifications held during a replay).
+   * Cuts a session that falls too far behind: more than WS_MAX_BUFFERED_BYTES unsent, counting the
+   * live notifications held for it while it joins or replays channels.
    */
-  checkBuffered(held: number): void {
-    if (this.transport.bufferedBytes + held > this.maxBufferedBytes) this.close(Disconnect.SlowConsumer);
+  checkBuffered(): void {
+    if (this.transport.bufferedBytes + this.heldBytes > this.maxBufferedBytes)
+      this.close(Disconnect.SlowConsumer);
   }
 
   close(disconnect: Disconnect): void {

@@ -1,5 +1,6 @@
 import type { Disconnect } from '../../src/common/close-codes';
 import type { ServerEvent, ServerEvents } from '../../src/protocol/wire';
+import type { Session } from '../../src/session/session';
 import type { OutgoingNotification, Transport, TransportKind } from '../../src/session/transport';
 
 export interface SentEvent {
@@ -15,6 +16,8 @@ export class FakeTransport implements Transport {
   readonly bidirectional: boolean;
   readonly closeCode = undefined;
   readonly events: SentEvent[] = [];
+  /** Per notification written, the session's position on its channel at that moment (what an SSE id names). */
+  readonly positionsAtWrite: number[] = [];
   open = true;
   full = false;
   bufferedBytes = 0;
@@ -34,7 +37,8 @@ export class FakeTransport implements Transport {
     return !this.full;
   }
 
-  writeNotification(notification: OutgoingNotification): boolean {
+  writeNotification(notification: OutgoingNotification, session: Session): boolean {
+    this.positionsAtWrite.push(session.membership(notification.message.channel)?.offset ?? -1);
     this.events.push({
       event: 'notification',
       data: JSON.parse(notification.message.data) as Record<string, unknown>,
