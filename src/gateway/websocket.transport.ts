@@ -3,7 +3,7 @@ import WebSocket from 'ws';
 import { notificationFrame } from '../broker/notification-encoding';
 import type { Disconnect } from '../common/close-codes';
 import type { ServerEvent, ServerEvents } from '../protocol/wire';
-import type { OutgoingNotification, Transport } from '../session/transport';
+import { drained, type OutgoingNotification, type Transport } from '../session/transport';
 import { encodeFrame } from './protocol';
 import { textFrame } from './ws-frame';
 
@@ -46,17 +46,7 @@ export class WebSocketTransport implements Transport {
   }
 
   whenWritable(): Promise<void> {
-    const stream = this.stream;
-    if (!this.isOpen || !stream.writableNeedDrain) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = (): void => {
-        stream.off('drain', done);
-        stream.off('close', done);
-        resolve();
-      };
-      stream.on('drain', done);
-      stream.on('close', done);
-    });
+    return this.isOpen ? drained(this.stream) : Promise.resolve();
   }
 
   ping(): void {

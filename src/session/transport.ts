@@ -1,3 +1,4 @@
+import type { Writable } from 'node:stream';
 import type { ChannelMessage } from '../broker/broker';
 import type { Disconnect } from '../common/close-codes';
 import type { ServerEvent, ServerEvents } from '../protocol/wire';
@@ -50,4 +51,18 @@ export interface Transport {
   close(disconnect: Disconnect): void;
   /** Cuts the socket at once. */
   terminate(): void;
+}
+
+/** Resolves once `stream` has drained what it buffered, or closed (the transports' `whenWritable`). */
+export function drained(stream: Writable): Promise<void> {
+  if (stream.destroyed || !stream.writableNeedDrain) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      stream.off('drain', done);
+      stream.off('close', done);
+      resolve();
+    };
+    stream.on('drain', done);
+    stream.on('close', done);
+  });
 }

@@ -3,7 +3,7 @@ import type { ChannelPosition } from '../broker/broker';
 import type { Disconnect } from '../common/close-codes';
 import type { ServerEvent, ServerEvents } from '../protocol/wire';
 import type { Session } from '../session/session';
-import type { OutgoingNotification, Transport } from '../session/transport';
+import { drained, type OutgoingNotification, type Transport } from '../session/transport';
 import { encodeEventId } from './sse-event-id';
 
 /** How long an ended stream may take to flush before its socket is cut (a stalled client). */
@@ -58,17 +58,7 @@ export class SseTransport implements Transport {
   }
 
   whenWritable(): Promise<void> {
-    const response = this.response;
-    if (!this.isOpen || !response.writableNeedDrain) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = (): void => {
-        response.off('drain', done);
-        response.off('close', done);
-        resolve();
-      };
-      response.on('drain', done);
-      response.on('close', done);
-    });
+    return this.isOpen ? drained(this.response) : Promise.resolve();
   }
 
   /** A comment line: proxies and the client see the stream alive. */
