@@ -1,13 +1,9 @@
 import { EventSource } from 'eventsource';
-import {
-  HeraldClient,
-  type HeraldClientEvents,
-  type HeraldClientOptions,
-  type HeraldNotification,
-} from '../../client/src/index';
+import { HeraldClient, type HeraldClientOptions, type HeraldNotification } from '../../client/src/index';
 import type { TestApp } from '../support/app';
-import { aToken, aUserId, publish } from '../support/client';
+import { aToken, aUserId, MARKER_TYPE, publish } from '../support/client';
 import { startCluster, type TestCluster } from '../support/cluster';
+import { recordOnTopic } from '../support/sdk';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy';
 import { sleep, waitUntil } from '../support/wait';
 
@@ -23,10 +19,6 @@ class RecordedEventSource extends EventSource {
     RecordedEventSource.opened.push(url);
   }
 }
-
-type RecordedEvents = {
-  [E in 'connected' | 'disconnected' | 'unrecovered' | 'error']: HeraldClientEvents[E][];
-};
 
 interface Accepted {
   seq: number;
@@ -70,20 +62,7 @@ describe(`${HeraldClient.name} over SSE against two replicas`, () => {
       ...options,
     });
     sut = client;
-    const received: HeraldNotification[] = [];
-    const events: RecordedEvents = { connected: [], disconnected: [], unrecovered: [], error: [] };
-    client.on('notification', (notification) => received.push(notification));
-    client.on('connected', (event) => events.connected.push(event));
-    client.on('disconnected', (event) => events.disconnected.push(event));
-    client.on('unrecovered', (event) => events.unrecovered.push(event));
-    client.on('error', (event) => events.error.push(event));
-    client.subscribe(`topic:${topic}`);
-    await waitUntil(
-      () => client.state === 'connected' && client.positions[`topic:${topic}`] !== undefined,
-      5000,
-      'the client to be connected and on the topic',
-    );
-    return { client, received, events };
+    return { client, ...(await recordOnTopic(client, topic)) };
   }
 
   /**
@@ -119,10 +98,10 @@ describe(`${HeraldClient.name} over SSE against two replicas`, () => {
     user: string,
     topic: string,
   ): Promise<void> {
-    const marker = await publish(b, { users: [user], topics: [topic], type: 'marker', payload: {} });
+    const marker = await publish(b, { users: [user], topics: [topic], type: MARKER_TYPE, payload: {} });
     expect(marker.status).toBe(202);
     await waitUntil(
-      () => received.filter((notification) => notification.type === 'marker').length === 2,
+      () => received.filter((notification) => notification.type === MARKER_TYPE).length === 2,
       10_000,
       'the marker on both channels',
     );

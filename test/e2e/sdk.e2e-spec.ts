@@ -1,8 +1,9 @@
 import WebSocket from 'ws';
-import { HeraldClient, type HeraldClientEvents, type HeraldNotification } from '../../client/src/index';
+import { HeraldClient } from '../../client/src/index';
 import { startApp, TestApp } from '../support/app';
 import { aToken, aUserId, MARKER_TYPE, publish, publishMarker } from '../support/client';
 import { startRedis, TestRedis } from '../support/redis';
+import { recordOnTopic } from '../support/sdk';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy';
 import { waitUntil } from '../support/wait';
 
@@ -50,25 +51,7 @@ describe(`${HeraldClient.name} against two replicas`, () => {
       reconnectBackoff: { baseMs: 100, capMs: 1000 },
     });
     sut = client;
-    const received: HeraldNotification[] = [];
-    const events: { [E in 'connected' | 'disconnected' | 'unrecovered' | 'error']: HeraldClientEvents[E][] } =
-      {
-        connected: [],
-        disconnected: [],
-        unrecovered: [],
-        error: [],
-      };
-    client.on('notification', (notification) => received.push(notification));
-    client.on('connected', (event) => events.connected.push(event));
-    client.on('disconnected', (event) => events.disconnected.push(event));
-    client.on('unrecovered', (event) => events.unrecovered.push(event));
-    client.on('error', (event) => events.error.push(event));
-    client.subscribe(`topic:${topic}`);
-    await waitUntil(
-      () => client.state === 'connected' && client.positions[`topic:${topic}`] !== undefined,
-      5000,
-      'the client to be connected and on the topic',
-    );
+    const { received, events } = await recordOnTopic(client, topic);
 
     // Each publish goes to both channels: the personal one recovers through the connect query,
     // the topic through a recovering subscribe.
