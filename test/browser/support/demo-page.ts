@@ -62,23 +62,31 @@ export class DemoPage {
     );
   }
 
-  /** The feed, newest first, as the page shows it. */
+  /**
+   * The feed, newest first, as the page shows it — read in one step in the page, so a notification
+   * arriving meanwhile cannot shift the items under the reads.
+   */
   async feed(): Promise<FeedItem[]> {
-    const items = await this.byTestId('feed-item').all();
-    return Promise.all(
-      items.map(async (item) => {
-        const attribute = async (name: string) => (await item.getAttribute(`data-${name}`)) ?? '';
-        const payloadText = (await item.getByTestId('feed-payload').textContent()) ?? '';
-        return {
-          id: await attribute('id'),
-          channel: await attribute('channel'),
-          offset: Number(await attribute('offset')),
-          epoch: await attribute('epoch'),
-          type: await attribute('type'),
-          payload: JSON.parse(payloadText) as unknown,
-        };
-      }),
+    // The page's DOM elements, typed as far as this reads them (the test project has no DOM lib).
+    type ItemElement = {
+      getAttribute(name: string): string | null;
+      querySelector(selector: string): { textContent: string | null } | null;
+    };
+    const items = await this.byTestId('feed-item').evaluateAll((elements: ItemElement[]) =>
+      elements.map((element) => ({
+        id: element.getAttribute('data-id') ?? '',
+        channel: element.getAttribute('data-channel') ?? '',
+        offset: element.getAttribute('data-offset') ?? '',
+        epoch: element.getAttribute('data-epoch') ?? '',
+        type: element.getAttribute('data-type') ?? '',
+        payload: element.querySelector('[data-testid="feed-payload"]')?.textContent ?? '',
+      })),
     );
+    return items.map((item) => ({
+      ...item,
+      offset: Number(item.offset),
+      payload: JSON.parse(item.payload) as unknown,
+    }));
   }
 
   /** Waits until the feed holds at least `count` notifications; returns them newest first. */
