@@ -15,6 +15,7 @@ import { LifecycleModule } from './lifecycle/lifecycle';
 import { PublishModule } from './publish/publish.module';
 import { PresenceModule } from './presence/presence.module';
 import { SseModule } from './sse/sse.module';
+import { WebhooksModule } from './webhooks/webhooks.module';
 
 @Module({})
 export class AppModule {
@@ -26,6 +27,7 @@ export class AppModule {
         LoggingModule,
         MetricsModule,
         EngineModule,
+        WebhooksModule,
         AuthModule,
         GatewayModule,
         SseModule,

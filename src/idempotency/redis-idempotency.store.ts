@@ -1,4 +1,4 @@
-import type Redis from 'ioredis';
+import type { EngineCommands } from '../engine/engine-commands';
 import type { Result } from 'ioredis';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,7 +16,7 @@ const recordKey = (scope: string, key: string): string => `herald:idem:{${scope}
 
 /** Idempotency records in Redis, shared by every replica. */
 export class RedisIdempotencyStore extends IdempotencyStore {
-  constructor(private readonly redis: Redis) {
+  constructor(private readonly redis: EngineCommands) {
     super();
     redis.defineCommand('heraldIdempotencyClaim', {
       numberOfKeys: 1,

@@ -1,4 +1,4 @@
-import type Redis from 'ioredis';
+import type { EngineCommands } from '../engine/engine-commands';
 import type { Result } from 'ioredis';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,7 +22,7 @@ const presenceKey = (userId: string): string => `herald:presence:{user:${userId}
 
 /** Presence in Redis: one sorted set per user, connection id → expiry. */
 export class RedisPresenceRegistry extends PresenceRegistry {
-  constructor(private readonly redis: Redis) {
+  constructor(private readonly redis: EngineCommands) {
     super();
     redis.defineCommand('heraldPresenceAdmit', {
       numberOfKeys: 1,

@@ -1,6 +1,6 @@
 import type { ThrottlerStorage } from '@nestjs/throttler';
 import type { ThrottlerStorageRecord } from '@nestjs/throttler/dist/throttler-storage-record.interface';
-import type Redis from 'ioredis';
+import type { EngineCommands } from '../engine/engine-commands';
 import type { Result } from 'ioredis';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -20,7 +20,7 @@ declare module 'ioredis' {
 
 /** @nestjs/throttler's storage in Redis: one budget per key across every replica. Times in seconds, as the guard expects. */
 export class RedisThrottlerStorage implements ThrottlerStorage {
-  constructor(private readonly redis: Redis) {
+  constructor(private readonly redis: EngineCommands) {
     redis.defineCommand('heraldRateHit', {
       numberOfKeys: 2,
       lua: readFileSync(join(__dirname, 'hit.lua'), 'utf8'),
