@@ -87,7 +87,8 @@ describe('Redis engine modes (REDIS_URL, REDIS_CLUSTER_NODES, REDIS_SENTINELS)',
     ['REDIS_CLUSTER_NODES', 'http://redis-1:7000'],
     ['REDIS_SENTINELS', 'redis://s1:26379'],
   ])('refuses %s=%s with a message naming the variable', (name, value) => {
-    const extra = name === 'REDIS_SENTINELS' ? { REDIS_SENTINEL_MASTER: 'herald' } : {};
+    const extra: Record<string, string> =
+      name === 'REDIS_SENTINELS' ? { REDIS_SENTINEL_MASTER: 'herald' } : {};
     expect(problem({ [name]: value, ...extra })).toMatch(new RegExp(`${name} entry`));
   });
 
