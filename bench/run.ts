@@ -20,7 +20,8 @@ import { killAllSync } from './support/processes';
 import { SYSTEMS } from './systems';
 import { SYSTEM_NAMES, SystemName } from './systems/system';
 import { WORKLOADS } from './workloads';
-import type { Measurement, WorkloadId } from './workloads/workload';
+import type { SystemAdapter } from './systems/system';
+import type { Measurement, Workload, WorkloadId } from './workloads/workload';
 
 interface Options {
   mode: Mode;
@@ -30,7 +31,7 @@ interface Options {
   json?: string;
 }
 
-/** Longest time for one workload on one system, and for the whole run, per mode (ms). */
+/** Longest time for one workload on one system (per system start), and for the whole run, per mode (ms). */
 const BUDGET: Record<Mode, { workload: number; run: number }> = {
   full: { workload: 240_000, run: 30 * 60_000 },
   quick: { workload: 60_000, run: 5 * 60_000 },
@@ -107,6 +108,11 @@ function commandLine(argv: string[]): string {
   return `node ${relative(repoRoot, process.argv[1] ?? 'bench/dist/run.js')}${args ? ` ${args}` : ''}`;
 }
 
+/** Whether the system has every engine the workload needs (otherwise it is n/a there, by design). */
+function runsOn(workload: Workload, adapter: SystemAdapter): boolean {
+  return (workload.engines ?? []).every((engine) => adapter.engines.includes(engine));
+}
+
 function summary(m: Measurement): string {
   if (m.na) return m.na.split('\n')[0];
   return Object.entries(m.values)
@@ -131,6 +137,8 @@ async function main(): Promise<number> {
   };
   log(`${run.command} — ${run.machine}`);
   let failures = 0;
+  /** Systems a workload does not apply to (n/a by design, not a failure). */
+  const notRun = new Set<Measurement>();
 
   for (const workload of workloads) {
     const result: WorkloadResult = {
@@ -141,6 +149,16 @@ async function main(): Promise<number> {
     };
     run.workloads.push(result);
     for (const adapter of adapters) {
+      if (!runsOn(workload, adapter)) {
+        const m: Measurement = {
+          values: {},
+          notes: [],
+          na: `n/a: no ${workload.engines?.join(' and ')} mode`,
+        };
+        result.bySystem[adapter.name] = m;
+        notRun.add(m);
+        continue;
+      }
       const unavailable = adapter.unavailable();
       if (unavailable) {
         result.bySystem[adapter.name] = { values: {}, notes: [], na: `n/a: ${unavailable}` };
@@ -151,7 +169,7 @@ async function main(): Promise<number> {
       try {
         const m = await withTimeout(
           workload.run(adapter, { sizes, log }),
-          budget.workload,
+          budget.workload * (workload.starts ?? 1),
           `${workload.id} on ${adapter.name}`,
         );
         result.bySystem[adapter.name] = m;
@@ -180,7 +198,9 @@ async function main(): Promise<number> {
     opts.mode === 'full' &&
     workloads.length === WORKLOADS.length &&
     opts.systems.length === SYSTEM_NAMES.length &&
-    run.workloads.every((w) => Object.values(w.bySystem).every((m) => !m.na || m.na.includes('404')));
+    run.workloads.every((w) =>
+      Object.values(w.bySystem).every((m) => !m.na || m.na.includes('404') || notRun.has(m)),
+    );
   const out = opts.out ?? (complete ? join(repoRoot, 'bench', 'RESULTS.md') : join(benchDist, 'last-run.md'));
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, markdown);

@@ -5,10 +5,15 @@
  * a JWT checked in a middleware, and Herald's publish endpoints on plain node:http (no framework,
  * which flatters the peer). Publishing answers 202 as soon as the message is handed to the adapter.
  *
- * Env: PORT, REDIS_URL, JWT_SECRET, API_KEY. Exits when its parent's IPC channel closes.
+ * On a Redis Cluster (REDIS_CLUSTER_NODES) it uses what the adapter's authors offer for one: the
+ * sharded adapter (`createShardedAdapter`, SPUBLISH/SSUBSCRIBE, one channel per room in its default
+ * "dynamic" mode) on an ioredis Cluster with `shardedSubscribers: true` (one subscriber per master).
+ *
+ * Env: PORT, REDIS_URL or REDIS_CLUSTER_NODES (`host:port,…`), JWT_SECRET, API_KEY. Exits when its
+ * parent's IPC channel closes.
  */
-import { createAdapter } from '@socket.io/redis-adapter';
-import Redis from 'ioredis';
+import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
+import Redis, { Cluster } from 'ioredis';
 import jwt from 'jsonwebtoken';
 import { Server } from 'socket.io';
 import { NotificationFactory } from '../support/notification';
@@ -16,9 +21,32 @@ import { createPublishServer, requiredEnv } from '../support/publish-server';
 
 const port = Number(requiredEnv('PORT'));
 const jwtSecret = requiredEnv('JWT_SECRET');
-const pub = new Redis(requiredEnv('REDIS_URL'));
-const sub = pub.duplicate();
 const factory = new NotificationFactory();
+
+/** The adapter on the engine given, with its two Redis clients (publishing, subscribing). */
+function adapterOnEngine(): {
+  clients: Array<Redis | Cluster>;
+  adapter: ReturnType<typeof createAdapter> | ReturnType<typeof createShardedAdapter>;
+} {
+  const seeds = process.env.REDIS_CLUSTER_NODES;
+  if (seeds) {
+    const nodes = seeds.split(',').map((seed) => {
+      const [host, nodePort] = seed.split(':');
+      return { host, port: Number(nodePort) };
+    });
+    const pub = new Cluster(nodes, { shardedSubscribers: true });
+    const sub = pub.duplicate();
+    return { clients: [pub, sub], adapter: createShardedAdapter(pub, sub) };
+  }
+  const pub = new Redis(requiredEnv('REDIS_URL'));
+  const sub = pub.duplicate();
+  return { clients: [pub, sub], adapter: createAdapter(pub, sub) };
+}
+
+const { clients, adapter } = adapterOnEngine();
+for (const client of clients) {
+  client.on('error', (err: Error) => process.stderr.write(`redis: ${err.message}\n`));
+}
 
 interface SocketData {
   userId: string;
@@ -42,7 +70,7 @@ function topicAllowed(patterns: string[], name: string): boolean {
 const httpServer = createPublishServer({
   apiKey: requiredEnv('API_KEY'),
   validate: true,
-  ready: () => pub.status === 'ready' && sub.status === 'ready',
+  ready: () => clients.every((client) => client.status === 'ready'),
   publish(body) {
     const { notifications, response } = factory.make(body);
     for (const n of notifications) io.to(n.channel).emit('notification', n);
@@ -53,7 +81,7 @@ const httpServer = createPublishServer({
 const io = new Server<ClientEvents, ServerEvents, Record<string, never>, SocketData>(httpServer, {
   transports: ['websocket'],
   serveClient: false,
-  adapter: createAdapter(pub, sub),
+  adapter,
 });
 
 io.use((socket, next) => {

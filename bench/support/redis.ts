@@ -1,13 +1,22 @@
 import { execFileSync } from 'node:child_process';
 import { connect } from 'node:net';
+import Redis from 'ioredis';
 import { sleep } from './clock';
 import { freePort, Managed, spawnManaged } from './processes';
 
-/** A fresh redis-server of this run's own: no persistence, loopback only, on a free port. */
-export interface BenchRedis {
-  readonly port: number;
-  readonly url: string;
-  readonly process: Managed;
+/**
+ * How a system reaches Redis: one redis-server, or a Redis Cluster; either is this run's own, fresh,
+ * with no persistence, on free ports of 127.0.0.1.
+ */
+export type EngineKind = 'redis' | 'cluster';
+
+export interface BenchEngine {
+  readonly kind: EngineKind;
+  /** `redis://127.0.0.1:<port>` (one Redis) or the seeds `127.0.0.1:<port>,…` (cluster: every master). */
+  readonly address: string;
+  /** The data nodes (a cluster's masters), in port order. */
+  readonly nodes: ReadonlyArray<{ port: number; pid: number }>;
+  stop(): Promise<void>;
 }
 
 function ping(port: number): Promise<boolean> {
@@ -24,30 +33,50 @@ function ping(port: number): Promise<boolean> {
   });
 }
 
-export async function startRedis(label: string): Promise<BenchRedis> {
-  const port = await freePort();
+/** Starts redis-server with `args` added to the bench's defaults and waits for its PING. */
+export async function spawnRedisServer(label: string, port: number, args: string[]): Promise<Managed> {
   const proc = spawnManaged(label, 'redis-server', [
-    '--port',
-    String(port),
-    '--bind',
-    '127.0.0.1',
-    '--save',
-    '',
-    '--appendonly',
-    'no',
-    '--daemonize',
-    'no',
-    '--loglevel',
-    'warning',
+    ...['--port', String(port), '--bind', '127.0.0.1'],
+    ...['--save', '', '--appendonly', 'no', '--daemonize', 'no', '--loglevel', 'warning'],
+    ...args,
   ]);
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
     if (proc.child.exitCode !== null) throw new Error(`redis-server exited at start:\n${proc.logTail()}`);
-    if (await ping(port)) return { port, url: `redis://127.0.0.1:${port}`, process: proc };
+    if (await ping(port)) return proc;
     await sleep(50);
   }
   await proc.stop(1000);
   throw new Error(`redis-server on port ${port} did not answer PING within 10 s`);
+}
+
+/** One redis-server. */
+export async function startSingleRedis(label: string): Promise<BenchEngine> {
+  const port = await freePort();
+  const proc = await spawnRedisServer(label, port, []);
+  return {
+    kind: 'redis',
+    address: `redis://127.0.0.1:${port}`,
+    nodes: [{ port, pid: proc.pid }],
+    stop: () => proc.stop(2000),
+  };
+}
+
+/** A short-lived connection to one node for a few admin commands; always closed. */
+export async function withNode<T>(port: number, fn: (redis: Redis) => Promise<T>): Promise<T> {
+  const redis = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0 });
+  redis.on('error', () => undefined);
+  try {
+    await redis.connect();
+    return await fn(redis);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** One `name:value` field of an INFO or CLUSTER INFO reply (undefined when absent). */
+export function infoField(text: string, name: string): string | undefined {
+  return new RegExp(`^${name}:(.*)$`, 'm').exec(text)?.[1]?.trim();
 }
 
 export function redisVersion(): string {

@@ -5,6 +5,7 @@ import { startReplicated, SystemAdapter } from './system';
 /** Bare ws + ioredis relay (bench/floor/server.ts); Herald's frame format, no auth. */
 export const floor: SystemAdapter = {
   name: 'floor',
+  engines: ['redis'],
   unavailable: () => undefined,
   start: (replicas, label) =>
     startReplicated(
@@ -13,7 +14,7 @@ export const floor: SystemAdapter = {
         command: process.execPath,
         args: [join(benchDist, 'floor', 'server.js')],
         ipc: true,
-        env: (port, redisUrl) => ({ PORT: String(port), REDIS_URL: redisUrl }),
+        env: (port, engine) => ({ PORT: String(port), REDIS_URL: engine.address }),
         client: (ports, { jwtSecret }) => ({
           dialect: 'herald',
           auth: 'user-query',

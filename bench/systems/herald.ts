@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../support/paths';
-import { startReplicated, SystemAdapter } from './system';
+import { engineEnv, startReplicated, SystemAdapter } from './system';
 
 const main = join(repoRoot, 'dist', 'main.js');
 
@@ -11,17 +11,18 @@ const main = join(repoRoot, 'dist', 'main.js');
  */
 export const herald: SystemAdapter = {
   name: 'herald',
+  engines: ['redis', 'cluster'],
   unavailable: () => (existsSync(main) ? undefined : 'dist/main.js not built (npm run build)'),
-  start: (replicas, label) =>
+  start: (replicas, label, engineKind) =>
     startReplicated(
       {
         name: 'herald',
         command: process.execPath,
         args: [main],
         ipc: false,
-        env: (port, redisUrl, { jwtSecret, apiKey }) => ({
+        env: (port, engine, { jwtSecret, apiKey }) => ({
           PORT: String(port),
-          REDIS_URL: redisUrl,
+          ...engineEnv(engine),
           JWT_SECRET: jwtSecret,
           API_KEYS: `bench:${apiKey}`,
           LOG_LEVEL: 'warn',
@@ -38,5 +39,6 @@ export const herald: SystemAdapter = {
       },
       replicas,
       label,
+      engineKind,
     ),
 };

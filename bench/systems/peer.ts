@@ -1,21 +1,22 @@
 import { join } from 'node:path';
 import { benchDist } from '../support/paths';
-import { startReplicated, SystemAdapter } from './system';
+import { engineEnv, startReplicated, SystemAdapter } from './system';
 
 /** Socket.IO + classic Redis adapter (bench/peer/server.ts); clients speak Socket.IO over a WebSocket. */
 export const peer: SystemAdapter = {
   name: 'peer',
+  engines: ['redis', 'cluster'],
   unavailable: () => undefined,
-  start: (replicas, label) =>
+  start: (replicas, label, engineKind) =>
     startReplicated(
       {
         name: 'peer',
         command: process.execPath,
         args: [join(benchDist, 'peer', 'server.js')],
         ipc: true,
-        env: (port, redisUrl, { jwtSecret, apiKey }) => ({
+        env: (port, engine, { jwtSecret, apiKey }) => ({
           PORT: String(port),
-          REDIS_URL: redisUrl,
+          ...engineEnv(engine),
           JWT_SECRET: jwtSecret,
           API_KEY: apiKey,
         }),
@@ -29,5 +30,6 @@ export const peer: SystemAdapter = {
       },
       replicas,
       label,
+      engineKind,
     ),
 };

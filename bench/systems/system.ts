@@ -4,18 +4,19 @@ import type { ClientSpec } from '../load/protocol';
 import { errorMessage } from '../support/clock';
 import { waitForOk } from '../support/http';
 import { freePort, Managed, spawnManaged } from '../support/processes';
-import { BenchRedis, startRedis } from '../support/redis';
+import { BenchEngine, EngineKind, startSingleRedis } from '../support/redis';
+import { startRedisCluster } from '../support/redis-cluster';
 
 export type SystemName = 'herald' | 'peer' | 'floor';
 export const SYSTEM_NAMES: readonly SystemName[] = ['herald', 'peer', 'floor'];
 
-/** One system under test, started: its own fresh Redis and `replicas` server processes. */
+/** One system under test, started: its own fresh Redis (or Redis Cluster) and `replicas` server processes. */
 export interface RunningSystem {
   readonly name: SystemName;
   readonly ports: number[];
   /** Replica process ids, in replica order. */
   readonly pids: number[];
-  readonly redisPid: number;
+  readonly engine: BenchEngine;
   /** How a load-generator client connects (serializable: it is sent to the worker processes). */
   readonly client: ClientSpec;
   readonly apiKey: string;
@@ -31,8 +32,10 @@ export interface SystemAdapter {
   readonly name: SystemName;
   /** Why the system cannot run here (e.g. not built), or undefined. */
   unavailable(): string | undefined;
+  /** The engines it can run on. */
+  readonly engines: readonly EngineKind[];
   /** `label` names the log files (bench/dist/logs/<label>-<system>-*.log). */
-  start(replicas: number, label: string): Promise<RunningSystem>;
+  start(replicas: number, label: string, engine?: EngineKind): Promise<RunningSystem>;
 }
 
 /** How to launch one replica of a system; everything else about starting one is shared. */
@@ -42,7 +45,7 @@ export interface ReplicaLaunch {
   args: string[];
   /** The bench's own node servers get an IPC channel and exit when it closes. */
   ipc: boolean;
-  env(port: number, redisUrl: string, secrets: Secrets): Record<string, string>;
+  env(port: number, engine: BenchEngine, secrets: Secrets): Record<string, string>;
   client(ports: number[], secrets: Secrets): ClientSpec;
   startTimeoutMs: number;
 }
@@ -51,6 +54,14 @@ export interface Secrets {
   jwtSecret: string;
   apiKey: string;
 }
+
+/** Herald's (and the peer's) variable for the engine: REDIS_URL, or REDIS_CLUSTER_NODES for a cluster. */
+export function engineEnv(engine: BenchEngine): Record<string, string> {
+  return engine.kind === 'cluster' ? { REDIS_CLUSTER_NODES: engine.address } : { REDIS_URL: engine.address };
+}
+
+/** Masters of a bench cluster (the issue's scale-out figure is for 3). */
+const CLUSTER_MASTERS = 3;
 
 /** The environment every replica of every system starts from: nothing inherited but PATH and HOME. */
 function baseEnv(): Record<string, string> {
@@ -73,12 +84,12 @@ function nodeArgs(launch: ReplicaLaunch): string[] {
 async function startReplica(
   launch: ReplicaLaunch,
   label: string,
-  redis: BenchRedis,
+  engine: BenchEngine,
   secrets: Secrets,
 ): Promise<[number, Managed]> {
   const port = await freePort();
   const proc = spawnManaged(label, launch.command, [...nodeArgs(launch), ...launch.args], {
-    env: { ...baseEnv(), ...launch.env(port, redis.url, secrets) },
+    env: { ...baseEnv(), ...launch.env(port, engine, secrets) },
     ipc: launch.ipc,
   });
   try {
@@ -101,17 +112,21 @@ export async function startReplicated(
   launch: ReplicaLaunch,
   replicas: number,
   label: string,
+  engineKind: EngineKind = 'redis',
 ): Promise<RunningSystem> {
   const secrets: Secrets = {
     jwtSecret: randomBytes(24).toString('hex'),
     apiKey: randomBytes(16).toString('hex'),
   };
-  const redis = await startRedis(`${label}-${launch.name}-redis`);
+  const engine =
+    engineKind === 'cluster'
+      ? await startRedisCluster(`${label}-${launch.name}-cluster`, CLUSTER_MASTERS)
+      : await startSingleRedis(`${label}-${launch.name}-redis`);
   const started: Managed[] = [];
   const ports: number[] = [];
   const attempts = await Promise.allSettled(
     Array.from({ length: replicas }, (_, i) =>
-      startReplica(launch, `${label}-${launch.name}-${i}`, redis, secrets),
+      startReplica(launch, `${label}-${launch.name}-${i}`, engine, secrets),
     ),
   );
   for (const attempt of attempts) {
@@ -123,7 +138,7 @@ export async function startReplicated(
   const failure = attempts.find((a): a is PromiseRejectedResult => a.status === 'rejected');
   if (failure) {
     await Promise.all(started.map((p) => p.stop(1000)));
-    await redis.process.stop(1000);
+    await engine.stop();
     throw failure.reason;
   }
   const client = launch.client(ports, secrets);
@@ -132,7 +147,7 @@ export async function startReplicated(
     name: launch.name,
     ports,
     pids: started.map((p) => p.pid),
-    redisPid: redis.process.pid,
+    engine,
     client,
     apiKey: secrets.apiKey,
     publishUrl: (replica) => `${base(replica)}/v1/notifications`,
@@ -140,7 +155,7 @@ export async function startReplicated(
     wsUrl: (user, replica) => connectionTarget(client, user, replica).url,
     async stop() {
       await Promise.all(started.map((p) => p.stop(5000)));
-      await redis.process.stop(2000);
+      await engine.stop();
     },
   };
 }

@@ -9,6 +9,7 @@ import type {
 } from '../load/protocol';
 import { monoMs, sleep } from '../support/clock';
 import { Histogram } from '../support/histogram';
+import type { EngineKind } from '../support/redis';
 import { rssKiB } from '../support/procstat';
 import type { RunningSystem, SystemAdapter } from '../systems/system';
 
@@ -18,8 +19,9 @@ export async function withSystem<T>(
   replicas: number,
   label: string,
   fn: (sys: RunningSystem) => Promise<T>,
+  engine: EngineKind = 'redis',
 ): Promise<T> {
-  const sys = await adapter.start(replicas, label);
+  const sys = await adapter.start(replicas, label, engine);
   try {
     return await fn(sys);
   } finally {

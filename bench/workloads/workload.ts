@@ -1,7 +1,8 @@
 import type { SystemAdapter, SystemName } from '../systems/system';
 import type { Sizes } from '../config';
+import type { EngineKind } from '../support/redis';
 
-export type WorkloadId = 'P1' | 'P2' | 'P3' | 'P4' | 'P5';
+export type WorkloadId = 'P1' | 'P2' | 'P3' | 'P4' | 'P5' | 'P6';
 
 /** One system's figures for one workload, keyed by RowSpec.key; `na` says why there are none. */
 export interface Measurement {
@@ -32,5 +33,9 @@ export interface Workload {
   id: WorkloadId;
   title(sizes: Sizes): string;
   rows(sizes: Sizes): RowSpec[];
+  /** Engines the workload runs each system on (default: one Redis); a system without one is not measured. */
+  engines?: readonly EngineKind[];
+  /** How many times it starts a system, one after the other (its time budget is per start; default 1). */
+  starts?: number;
   run(adapter: SystemAdapter, ctx: RunContext): Promise<Measurement>;
 }
