@@ -190,15 +190,34 @@ const withCompose = hasDockerCompose() ? describe : describe.skip;
 if (!hasDockerCompose())
   console.log('docker-compose config check skipped: docker-compose is not installed (.ci/run installs it)');
 
-withCompose('docker-compose.yml', () => {
-  it('is valid with JWT_SECRET and API_KEYS set', () => {
-    const result = composeConfig({ JWT_SECRET: 'compose-check', API_KEYS: 'compose-check' });
+/** Each compose file and the services it must run: the engine's, three replicas and nginx. */
+const COMPOSE_FILES: Array<[string, string[]]> = [
+  ['docker-compose.yml', ['redis']],
+  [
+    'docker-compose.cluster.yml',
+    [1, 2, 3, 4, 5, 6].map((n) => `redis-node-${n}`).concat('redis-cluster-init'),
+  ],
+  [
+    'docker-compose.sentinel.yml',
+    ['redis-master', 'redis-replica', 'redis-sentinel-1', 'redis-sentinel-2', 'redis-sentinel-3'],
+  ],
+];
+const SECRETS = { JWT_SECRET: 'compose-check', API_KEYS: 'compose-check' };
+
+withCompose.each(COMPOSE_FILES)('%s', (file, engineServices) => {
+  it('is valid with JWT_SECRET and API_KEYS set, and runs the engine, three replicas and nginx', () => {
+    const result = composeConfig(file, SECRETS);
     expect(result.output).toBe('');
     expect(result.status).toBe(0);
+    const services = composeConfig(file, SECRETS, ['--services']);
+    expect(services.status).toBe(0);
+    expect(services.output.trim().split('\n').sort()).toEqual(
+      [...engineServices, 'herald-1', 'herald-2', 'herald-3', 'nginx'].sort(),
+    );
   });
 
   it('refuses to render without JWT_SECRET, naming it', () => {
-    const result = composeConfig({ API_KEYS: 'compose-check' });
+    const result = composeConfig(file, { API_KEYS: 'compose-check' });
     expect(result.status).not.toBe(0);
     expect(result.output).toMatch(/set JWT_SECRET/);
   });

@@ -204,8 +204,15 @@ export function establishedTo(port: number): number {
 /** True when `docker-compose` (v1, Debian's package) is installed. */
 export const hasDockerCompose = (): boolean => findExecutable('docker-compose') !== undefined;
 
-/** Runs `docker-compose config -q` on the repository's compose file with exactly the given variables. */
-export function composeConfig(env: Record<string, string>): { status: number | null; output: string } {
+/**
+ * Runs `docker-compose config` (with `args`, `-q` by default) on one of the repository's compose files
+ * with exactly the given variables.
+ */
+export function composeConfig(
+  file: string,
+  env: Record<string, string>,
+  args: string[] = ['-q'],
+): { status: number | null; output: string } {
   const root = join(__dirname, '..', '..');
   const emptyEnvFile = join(mkdtempSync(join(tmpdir(), 'herald-compose-')), 'empty.env');
   writeFileSync(emptyEnvFile, '');
@@ -213,16 +220,7 @@ export function composeConfig(env: Record<string, string>): { status: number | n
     // --env-file: a developer's .env must not supply the secrets this check leaves out.
     const result = spawnSync(
       findExecutable('docker-compose') ?? 'docker-compose',
-      [
-        '--project-directory',
-        root,
-        '-f',
-        join(root, 'docker-compose.yml'),
-        '--env-file',
-        emptyEnvFile,
-        'config',
-        '-q',
-      ],
+      ['--project-directory', root, '-f', join(root, file), '--env-file', emptyEnvFile, 'config', ...args],
       {
         env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? tmpdir(), ...env },
         encoding: 'utf8',
