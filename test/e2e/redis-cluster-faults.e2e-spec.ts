@@ -75,13 +75,14 @@ describe('Redis Cluster faults under steady traffic', () => {
     if (!target) throw new Error('no other master to migrate to');
     await sut.redis.migrateSlot(slot, target.id, {
       holdOpenMs: 300,
-      whileOpen: async () => {
+      whileOpen: () => {
         quietPublishes = (async () => {
           for (let n = 1; n <= 3; n++) {
             const response = await publish(sut.replicas[n % 2], aNotification([quiet], { n }));
             if (response.status === 202) quietAccepted.push(n);
           }
         })();
+        return Promise.resolve();
       },
     });
     await quietPublishes;
