@@ -1,4 +1,3 @@
-import { EngineUnavailableError } from '../../src/common/errors';
 import { DeliveryEvent, DeliveryEvents, DiscardedDeliveryEvents } from '../../src/webhooks/delivery-events';
 import { verifyWebhook } from '../../publisher/src/webhooks';
 import { aUserId } from '../support/client';
@@ -240,18 +239,6 @@ describe('webhook retries, timeouts and drops (short WEBHOOK_TIMEOUT_MS and sche
       5000,
       'an empty queue',
     );
-  });
-
-  it('rejects an emit the engine cannot record, so that the caller knows', async () => {
-    const own = await startRedis({ shared: false });
-    const cut = await startInProcessApp({ redis: own, env: webhookEnv(scripted.receiver) });
-    try {
-      await own.shutdown();
-      await expect(eventsOf(cut).emit(aDeliveredEvent())).rejects.toBeInstanceOf(EngineUnavailableError);
-    } finally {
-      await cut.close();
-      await own.stop();
-    }
   });
 });
 
