@@ -183,6 +183,23 @@ describe.each(twins)('Broker contract', (engine) => {
       expect(plain[0][0].offset).toBe(2);
     });
 
+    // The memory engine has no link to lose.
+    (engine.name === 'memory' ? it.skip : it)(
+      'reports a resync that covers a channel once its cut subscription link is back, and delivers again',
+      async () => {
+        const channel = aChannel();
+        await sut.subscribe(channel);
+        const peer = await peerOf(engine, sut);
+        const resyncs: boolean[] = [];
+        sut.onResync((affects) => resyncs.push(affects === undefined || affects(channel)));
+        await engine.server()?.killSubscriptions();
+        await waitUntil(() => resyncs.includes(true), 10_000, 'a resync that covers the channel');
+        await peer.publish(aDraft(1), [channel]);
+        await waitUntil(() => received.some((message) => message.channel === channel), 5000, 'a delivery');
+        sut.unsubscribe(channel);
+      },
+    );
+
     it('is healthy end to end', async () => {
       await expect(sut.isHealthy()).resolves.toBe(true);
     });

@@ -10,6 +10,8 @@ export interface EngineServer {
   topology: RedisTopology;
   /** A client of its own for the store under test or for assertions (closed by teardown). */
   client(): Promise<EngineCommands>;
+  /** Cuts every pub/sub connection to the deployment's masters (CLIENT KILL TYPE PUBSUB). */
+  killSubscriptions(): Promise<void>;
 }
 
 /**
@@ -39,6 +41,9 @@ function singleServer(redis: TestRedis): EngineServer {
   return {
     topology: { mode: 'single', url: redis.url, minReplicasAck: 0 },
     client: () => Promise.resolve(redis.client()),
+    killSubscriptions: async () => {
+      await redis.client().client('KILL', 'TYPE', 'PUBSUB');
+    },
   };
 }
 
@@ -50,6 +55,12 @@ function clusterServer(cluster: TestRedisCluster): EngineServer {
   return {
     topology: { mode: 'cluster', seeds, minReplicasAck: 0 },
     client: () => cluster.client({ enableAutoPipelining: true }),
+    killSubscriptions: async () => {
+      const masters = (await cluster.nodes()).filter((node) => node.role === 'master' && !node.failed);
+      await Promise.all(
+        masters.map((node) => cluster.nodeClient(node.port).client('KILL', 'TYPE', 'PUBSUB')),
+      );
+    },
   };
 }
 
