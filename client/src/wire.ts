@@ -28,6 +28,8 @@ export interface NotificationData extends ChannelPosition {
   payload: unknown;
   /** ISO-8601 UTC. */
   createdAt: string;
+  /** ISO-8601 UTC, when the publish set `expiresAt`: after it, the SDK drops the notification. */
+  expiresAt?: string;
 }
 
 /** Codes of `error` frames (WebSocket: the connection stays open; SSE: the stream ends after it). */
@@ -53,6 +55,8 @@ export interface ClientEvents {
   unsubscribe: { channel: ChannelName };
   ping: Record<string, never>;
   refresh: { token: string };
+  /** The notifications the app was handed (1–100 ids): each is delivered for this user. No answer. */
+  ack: { ids: string[] };
 }
 
 export type ServerEvent = keyof ServerEvents;
@@ -129,4 +133,46 @@ export type DeliveryState =
 export interface DeliveryStatusResponse {
   id: string;
   users: { userId: string; state: DeliveryState; deliveredAt?: string; pushedAt?: string }[];
+}
+
+/** `POST /v1/acks` body (client token): the SSE transport's `ack` frame. → 204. */
+export interface AckBody {
+  /** 1–100 notification ids. */
+  ids: string[];
+}
+
+/** `GET /v1/push/vapid-public-key` → 200 (no auth); 404 when Web Push is off. */
+export interface VapidPublicKeyResponse {
+  /** base64url, the `applicationServerKey` for `PushManager.subscribe`. */
+  publicKey: string;
+}
+
+/** `POST /v1/push/subscriptions` body (client token): a browser's `PushSubscription.toJSON()`. */
+export interface PushSubscriptionBody {
+  endpoint: string;
+  keys: { p256dh: string; auth: string };
+  /** ms since the Unix epoch, or null, as the browser reports it. */
+  expirationTime?: number | null;
+}
+
+/** `POST /v1/push/subscriptions` → 201 (new) or 200 (the same endpoint again: the same id). */
+export interface PushSubscriptionCreated {
+  id: string;
+}
+
+/** The JSON a service worker receives in a Web Push message. */
+export interface PushMessage {
+  /** The notification id: pushes are at-least-once, a duplicate carries the same id. */
+  id: string;
+  type: string;
+  title: string;
+  body?: string;
+  url?: string;
+  icon?: string;
+  /** ISO-8601 UTC. */
+  createdAt: string;
+  /** The publish's payload, when the encrypted message fits 4,096 bytes… */
+  payload?: unknown;
+  /** …else this is true and `payload` is absent. */
+  payloadOmitted?: true;
 }
