@@ -63,8 +63,8 @@
   async function show(message: PushMessage): Promise<void> {
     if (!(await firstSighting(message.id))) return;
     await worker.registration.showNotification(message.title, {
-      body: message.body,
-      icon: message.icon,
+      body: message.body ?? undefined,
+      icon: message.icon ?? undefined,
       tag: message.id,
       data: message,
     });

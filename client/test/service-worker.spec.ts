@@ -118,11 +118,12 @@ describe('herald-service-worker', () => {
 
   it('shows a message whose payload was omitted', async () => {
     const worker = aWorker();
-    const message = aMessage({ body: undefined, url: undefined, icon: undefined, payloadOmitted: true });
+    const message = aMessage({ body: null, url: null, icon: null, payloadOmitted: true });
     delete message.payload;
     await worker.push(message);
-    expect(worker.shown).toHaveLength(1);
-    expect(worker.shown[0].options.data).toEqual(message);
+    expect(worker.shown).toEqual([
+      { title: message.title, options: { body: undefined, icon: undefined, tag: 'n-1', data: message } },
+    ]);
   });
 
   it('shows each id once: twice at the same moment, again later, and after the worker restarted', async () => {
@@ -195,7 +196,7 @@ describe('herald-service-worker', () => {
 
     it('opens the scope when the message has no url', async () => {
       const worker = aWorker();
-      await click(worker, aMessage({ url: undefined })).done;
+      await click(worker, aMessage({ url: null })).done;
       expect(worker.opened).toEqual([SCOPE]);
     });
 
