@@ -130,13 +130,22 @@ export type FetchLike = (
   },
 ) => Promise<{ status: number; json(): Promise<unknown> }>;
 
-/** What `subscribePush` needs of a `ServiceWorkerRegistration` (its `pushManager`). */
+/** What `subscribePush` needs of a `ServiceWorker`: its state, to wait for its activation. */
+export interface ServiceWorkerLike {
+  readonly state: string;
+  addEventListener(type: 'statechange', listener: () => void): void;
+}
+
+/** What `subscribePush` needs of a `ServiceWorkerRegistration`: its workers and its `pushManager`. */
 export interface PushRegistrationLike {
+  readonly installing?: ServiceWorkerLike | null;
+  readonly waiting?: ServiceWorkerLike | null;
+  readonly active?: ServiceWorkerLike | null;
   readonly pushManager: {
     getSubscription(): Promise<PushSubscriptionLike | null>;
     subscribe(options: {
       userVisibleOnly: boolean;
-      applicationServerKey: Uint8Array;
+      applicationServerKey: Uint8Array<ArrayBuffer>;
     }): Promise<PushSubscriptionLike>;
   };
 }
@@ -149,7 +158,10 @@ export interface PushSubscriptionLike {
 }
 
 export interface SubscribePushOptions {
-  /** The registration of the service worker that shows pushes (e.g. `await navigator.serviceWorker.register('/herald-service-worker.js')`). */
+  /**
+   * The registration of the service worker that shows pushes, e.g.
+   * `await navigator.serviceWorker.register('/herald-service-worker.js')`; one still installing is waited for.
+   */
   serviceWorker: PushRegistrationLike;
   /** base64url VAPID public key; default: fetched from `GET /v1/push/vapid-public-key`. */
   vapidPublicKey?: string;
@@ -428,7 +440,7 @@ function parseStreamEvent(event: StreamEvent | 'error', raw: unknown): ServerFra
 }
 
 /** The bytes of a base64url string (padded or not), e.g. a VAPID public key. */
-function base64UrlToBytes(base64Url: string): Uint8Array {
+function base64UrlToBytes(base64Url: string): Uint8Array<ArrayBuffer> {
   const base64 = base64Url.replace(/-/g, '+').replace(/_/g, '/').replace(/=+$/, '');
   const binary = atob(base64.padEnd(base64.length + ((4 - (base64.length % 4)) % 4), '='));
   return Uint8Array.from(binary, (char) => char.charCodeAt(0));
@@ -456,13 +468,32 @@ async function requestNotificationPermission(): Promise<void> {
 }
 
 /**
+ * Resolves once the registration has an active worker (PushManager.subscribe needs one): at once if it
+ * has, else when the one installing or waiting activates. A freshly registered worker is still installing.
+ */
+function activation(registration: PushRegistrationLike): Promise<void> {
+  const worker = registration.installing ?? registration.waiting;
+  if (registration.active || !worker) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const check = (): void => {
+      if (worker.state === 'activated') resolve();
+      if (worker.state === 'redundant') {
+        reject(new HeraldPushError('subscribe_failed', 'the service worker failed to install'));
+      }
+    };
+    worker.addEventListener('statechange', check);
+    check();
+  });
+}
+
+/**
  * The registration's push subscription for `key`: the current one if it was made with that key, else a
  * new one (a subscription made with another key, e.g. before the server's VAPID keys changed, is
  * dropped first: its push service would refuse the server's pushes).
  */
 async function pushSubscriptionFor(
   registration: PushRegistrationLike,
-  key: Uint8Array,
+  key: Uint8Array<ArrayBuffer>,
 ): Promise<PushSubscriptionLike> {
   try {
     const current = await registration.pushManager.getSubscription();
@@ -630,6 +661,7 @@ export class HeraldClient<TPayloads extends object = Record<string, unknown>> {
   }: SubscribePushOptions): Promise<PushSubscriptionCreated> {
     await requestNotificationPermission();
     const key = base64UrlToBytes(vapidPublicKey ?? (await this.fetchVapidPublicKey()));
+    await activation(serviceWorker);
     return this.registerPushSubscription(await pushSubscriptionFor(serviceWorker, key));
   }
 

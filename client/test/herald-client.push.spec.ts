@@ -30,8 +30,26 @@ class FakeSubscription implements PushSubscriptionLike {
   }
 }
 
-/** A ServiceWorkerRegistration's pushManager: one subscription at a time, as in a browser. */
+/** A service worker whose state the test moves on, as the browser would. */
+class FakeWorker {
+  private readonly listeners: (() => void)[] = [];
+
+  constructor(public state: string) {}
+
+  addEventListener(_type: 'statechange', listener: () => void): void {
+    this.listeners.push(listener);
+  }
+
+  moveTo(state: string): void {
+    this.state = state;
+    for (const listener of this.listeners) listener();
+  }
+}
+
+/** A ServiceWorkerRegistration: its workers, and a pushManager with one subscription at a time. */
 class FakeRegistration implements PushRegistrationLike {
+  installing: FakeWorker | null = null;
+  active: FakeWorker | null = new FakeWorker('activated');
   current: FakeSubscription | null = null;
   readonly subscribeCalls: { userVisibleOnly: boolean; applicationServerKey: Uint8Array }[] = [];
   refuse?: Error;
@@ -151,6 +169,37 @@ describe(`${HeraldClient.name} Web Push`, () => {
       await sut.subscribePush({ serviceWorker: registration });
       expect(stale.unsubscribed).toBe(true);
       expect(registration.subscribeCalls).toHaveLength(1);
+    });
+
+    it('waits for a worker still installing to activate before subscribing', async () => {
+      installNotification('granted');
+      const worker = new FakeWorker('installing');
+      registration.active = null;
+      registration.installing = worker;
+
+      const subscribed = sut.subscribePush({ serviceWorker: registration, vapidPublicKey: SERVER_KEY_B64 });
+      for (let turn = 0; turn < 20; turn++) await Promise.resolve(); // everything up to the wait
+      expect(registration.subscribeCalls).toEqual([]);
+      worker.moveTo('installed');
+      worker.moveTo('activating');
+      expect(registration.subscribeCalls).toEqual([]);
+      worker.moveTo('activated');
+
+      await expect(subscribed).resolves.toEqual({ id: 'sub-1' });
+      expect(registration.subscribeCalls).toHaveLength(1);
+    });
+
+    it('refuses with subscribe_failed when the worker fails to install', async () => {
+      installNotification('granted');
+      const worker = new FakeWorker('installing');
+      registration.active = null;
+      registration.installing = worker;
+
+      const subscribed = sut.subscribePush({ serviceWorker: registration, vapidPublicKey: SERVER_KEY_B64 });
+      worker.moveTo('redundant');
+
+      expect((await rejection(subscribed)).code).toBe('subscribe_failed');
+      expect(registration.subscribeCalls).toEqual([]);
     });
 
     it.each<[string, Permission]>([
