@@ -98,7 +98,7 @@ export async function startFakeAutopush(): Promise<FakeAutopush> {
         const channelID = String(message.channelID);
         const endpoint = `${origin}/push/${channelID}`;
         // Firefox sends the key as base64url with `=` padding; compare bytes, not text.
-        const key = Buffer.from(String(message.key ?? ''), 'base64url');
+        const key = Buffer.from(typeof message.key === 'string' ? message.key : '', 'base64url');
         registrations.set(channelID, { channelID, endpoint, key });
         return send(socket, { messageType: 'register', channelID, status: 200, pushEndpoint: endpoint });
       }
