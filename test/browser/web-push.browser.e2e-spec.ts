@@ -1,9 +1,11 @@
 import type { Browser } from 'puppeteer-core';
 import webpush from 'web-push';
 import type { PushMessage } from '../../src/protocol/wire';
-import { startApp, type TestApp } from '../support/app';
+import { generatedCredentials, startApp, type TestApp } from '../support/app';
+import { aUserId, post } from '../support/client';
 import { type FakeAutopush, startFakeAutopush } from '../support/fake-autopush';
-import { httpRequest } from '../support/http';
+import { getJson, httpRequest } from '../support/http';
+import { sleep, waitUntil } from '../support/wait';
 import { FIREFOX_PATH, firefoxPushPrefs, hasFirefox, launchFirefox } from './support/firefox';
 import { PushPage, type SubscriptionJson } from './support/push-page';
 
@@ -34,6 +36,31 @@ function aPushMessage(fields: Partial<PushMessage> = {}): PushMessage {
     ...fields,
   };
 }
+
+/** Polls the publisher API until `check` accepts the answer's body. */
+async function waitForJson<T>(
+  app: TestApp,
+  path: string,
+  check: (body: T) => boolean,
+  what: string,
+  timeoutMs = 15_000,
+): Promise<T> {
+  const { apiKey } = generatedCredentials(app);
+  return waitUntil(
+    async () => {
+      const response = await getJson(`${app.url}${path}`, { authorization: `Bearer ${apiKey}` });
+      const body = response.body as T;
+      return response.status === 200 && check(body) && body;
+    },
+    timeoutMs,
+    what,
+    100,
+  );
+}
+
+type DeliveryStatus = { users: { userId: string; state: string }[] };
+type SubscriptionList = { subscriptions: { id: string; origin: string }[] };
+type Presence = { online: boolean };
 
 /** A Web Push request as a push sender makes it (VAPID, aes128gcm), posted over plain HTTP to the fake. */
 async function sendWebPush(subscription: SubscriptionJson, message: PushMessage): Promise<number> {
@@ -75,6 +102,35 @@ describeInFirefox('Web Push in Firefox ESR, through a fake autopush', () => {
     });
     browser = await launchFirefox(firefoxPushPrefs(autopush.serverUrl));
   }, TEST_TIMEOUT_MS);
+  /** The demo page connected as `user`, its browser registered for Web Push through the SDK. */
+  async function registeredPage(user: string): Promise<{ page: PushPage; subscriptionId: string }> {
+    const page = await openPage();
+    await page.page.locator('[data-testid="user-id"]').fill(user);
+    await page.page.locator('[data-testid="connect"]').click();
+    await page.waitForState('state', 'connected');
+    await page.waitForState('push-status', 'ready');
+    await page.page.locator('[data-testid="push-register"]').click();
+    await page.waitForState('push-status', 'registered');
+    const subscriptionId = await page.page.$eval(
+      '[data-testid="push-status"]',
+      (element) => (element as unknown as { dataset: { subscriptionId: string } }).dataset.subscriptionId,
+    );
+    return { page, subscriptionId };
+  }
+
+  /** Publishes with the replica's generated API key. */
+  async function publishWithPush(user: string, push: Record<string, unknown>) {
+    const { apiKey } = generatedCredentials(app);
+    const response = await post(
+      app,
+      '/v1/notifications',
+      { users: [user], type: 'order.shipped', payload: { orderId: 42 }, push },
+      { apiKey },
+    );
+    expect(response.status).toBe(202);
+    return response.body as { id: string };
+  }
+
   afterEach(async () => {
     const cleaner = await openPage();
     await cleaner.reset();
@@ -117,6 +173,105 @@ describeInFirefox('Web Push in Firefox ESR, through a fake autopush', () => {
       const after = await reader.waitForNotification(second.id);
       expect(after).toEqual([{ title: 'Another one', body: '', tag: second.id, data: second }]);
       expect(autopush.pushes.map((push) => push.status)).toEqual([201, 201, 201]);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'pushes a publish to a user whose tab is closed: registered through the SDK, shown by its service worker',
+    async () => {
+      const user = aUserId('web-push');
+      const { page, subscriptionId } = await registeredPage(user);
+      const listed = await waitForJson<SubscriptionList>(
+        app,
+        `/v1/users/${encodeURIComponent(user)}/push-subscriptions`,
+        (body) => body.subscriptions.length === 1,
+        'the subscription in the list',
+      );
+      expect(listed.subscriptions).toEqual([
+        expect.objectContaining({
+          id: subscriptionId,
+          origin: autopush.endpointOrigin,
+        }),
+      ]);
+
+      await page.close(); // the tab's socket closes with it
+      await waitForJson<Presence>(
+        app,
+        `/v1/presence/${encodeURIComponent(user)}`,
+        (body) => !body.online,
+        'offline',
+      );
+      const before = autopush.pushes.length;
+      const published = await publishWithPush(user, {
+        title: 'Your order shipped',
+        body: 'Order 42',
+        url: '/demo',
+      });
+
+      const reader = await openPage();
+      const [shown] = await reader.waitForNotification(published.id);
+      expect(shown).toEqual({
+        title: 'Your order shipped',
+        body: 'Order 42',
+        tag: published.id,
+        data: {
+          id: published.id,
+          type: 'order.shipped',
+          title: 'Your order shipped',
+          body: 'Order 42',
+          url: '/demo',
+          icon: null,
+          createdAt: expect.any(String) as unknown,
+          payload: { orderId: 42 },
+        },
+      });
+      expect(autopush.pushes.slice(before).map((push) => push.status)).toEqual([201]);
+      await waitForJson<DeliveryStatus>(
+        app,
+        `/v1/notifications/${published.id}/status`,
+        (body) => body.users[0]?.state === 'pushed',
+        'the delivery status pushed',
+      );
+
+      // Back on the page: the SDK recovers the notification from history and acks it, which wins.
+      await reader.page.locator('[data-testid="user-id"]').fill(user);
+      await reader.page.locator('[data-testid="connect"]').click();
+      await waitForJson<DeliveryStatus>(
+        app,
+        `/v1/notifications/${published.id}/status`,
+        (body) => body.users[0]?.state === 'delivered',
+        'the delivery status delivered',
+      );
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'does not push a user whose open tab got the notification: the SDK acked it in time',
+    async () => {
+      const user = aUserId('web-push-online');
+      await registeredPage(user);
+      const before = autopush.pushes.length;
+      const afterMs = 1000;
+      const published = await publishWithPush(user, { title: 'Seen live', afterMs });
+
+      await waitForJson<DeliveryStatus>(
+        app,
+        `/v1/notifications/${published.id}/status`,
+        (body) => body.users[0]?.state === 'delivered',
+        'the delivery status delivered',
+      );
+      // Past the time the push would have been due (plus the dispatcher's poll), still none went out.
+      await sleep(afterMs + 2500);
+      expect(autopush.pushes.slice(before)).toEqual([]);
+      const status = await waitForJson<DeliveryStatus>(
+        app,
+        `/v1/notifications/${published.id}/status`,
+        () => true,
+        'the delivery status',
+      );
+      expect(status.users).toEqual([expect.objectContaining({ userId: user, state: 'delivered' })]);
     },
     TEST_TIMEOUT_MS,
   );

@@ -19,6 +19,8 @@ import { waitUntil } from './wait';
 export interface FakeAutopush {
   /** `ws://127.0.0.1:<port>/`, the value for `dom.push.serverURL`. */
   serverUrl: string;
+  /** `http://127.0.0.1:<port>`, the origin of every endpoint it hands out. */
+  endpointOrigin: string;
   /** Every subscription Firefox registered, by channel id. */
   readonly registrations: Map<string, Registration>;
   /** Every Web Push request received, in order, with the answer given. */
@@ -152,6 +154,7 @@ export async function startFakeAutopush(): Promise<FakeAutopush> {
 
   return {
     serverUrl: `ws://127.0.0.1:${port}/`,
+    endpointOrigin: origin,
     registrations,
     pushes,
     acks,
