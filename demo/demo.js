@@ -451,6 +451,7 @@ ui.publishForm.addEventListener('submit', async (event) => {
       body: JSON.stringify(body),
     });
     const where = result.deliveries.map((delivery) => `${delivery.channel} #${delivery.offset}`).join(', ');
+    ui.result.dataset.id = result.id;
     showResult('ok', `Accepted → ${where}`);
   } catch (error) {
     showResult('bad', error.message);

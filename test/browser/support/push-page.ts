@@ -171,6 +171,44 @@ export class PushPage {
     );
   }
 
+  /**
+   * Publishes to `user` from the demo page's form with "Web Push" ticked; resolves with the accepted
+   * notification's id once the page shows the answer.
+   */
+  async publishWithPush(user: string, type: string, payloadJson: string, pushTitle: string): Promise<string> {
+    const before = (await this.publishResult()).seq;
+    await this.page.locator('[data-testid="publish-target"]').fill(user);
+    await this.page.locator('[data-testid="publish-type"]').fill(type);
+    await this.page.locator('[data-testid="publish-payload"]').fill(payloadJson);
+    await this.page.locator('[data-testid="publish-push"]').click();
+    await this.page.locator('[data-testid="publish-push-title"]').fill(pushTitle);
+    await this.page.locator('[data-testid="publish-submit"]').click();
+    const result = await waitUntil(
+      async () => {
+        const now = await this.publishResult();
+        return now.seq > before && now;
+      },
+      WAIT_MS,
+      'the publish result',
+      50,
+    );
+    if (!result.text.startsWith('Accepted') || result.id === undefined) {
+      throw new Error(`the demo publish was refused: ${result.text}`);
+    }
+    return result.id;
+  }
+
+  /** The publish form's result line: its number (`data-seq`), the accepted id and the text. */
+  private publishResult(): Promise<{ seq: number; id?: string; text: string }> {
+    return this.page.$eval('[data-testid="publish-result"]', (element) => {
+      const { dataset, textContent } = element as unknown as {
+        dataset: { seq?: string; id?: string };
+        textContent: string;
+      };
+      return { seq: Number(dataset.seq ?? 0), id: dataset.id, text: textContent };
+    });
+  }
+
   async close(): Promise<void> {
     await this.page.close();
   }
