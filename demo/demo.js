@@ -463,8 +463,6 @@ ui.publishForm.addEventListener('submit', async (event) => {
 // ---------- Web Push ----------
 
 const pushSupported = 'serviceWorker' in navigator && 'PushManager' in window;
-/** From GET /v1/push/vapid-public-key: a string when the server has Web Push on, null when off. */
-let vapidPublicKey;
 let pushBusy = false;
 
 function showPushStatus(state, message) {
@@ -475,36 +473,25 @@ function showPushStatus(state, message) {
 }
 
 function updatePushButtons() {
-  const usable = pushSupported && typeof vapidPublicKey === 'string' && client !== undefined && !pushBusy;
+  const usable = pushSupported && client !== undefined && !pushBusy;
   ui.pushRegister.disabled = !usable;
   ui.pushUnregister.disabled = !usable || ui.pushStatus.dataset.state !== 'registered';
 }
 
-async function checkPush() {
-  if (!pushSupported) {
-    vapidPublicKey = null;
+/**
+ * Whether this browser can, and already has a subscription. Asks the server nothing: whether it has Web
+ * Push on is learnt at the first registration (the SDK fetches the VAPID key; 404 means off).
+ */
+async function describePush() {
+  if (!pushSupported)
     return showPushStatus('unsupported', 'This browser has no service workers or PushManager.');
-  }
-  const response = await fetch('/v1/push/vapid-public-key').catch(() => undefined);
-  if (response?.status === 404) {
-    vapidPublicKey = null;
-    return showPushStatus('off', 'Web Push is off on this server: set the three VAPID_* variables.');
-  }
-  const body = response?.ok ? await response.json().catch(() => ({})) : {};
-  if (typeof body.publicKey !== 'string') {
-    return showPushStatus(
-      'error',
-      `Could not read the server's VAPID key (${response?.status ?? 'no answer'}).`,
-    );
-  }
-  vapidPublicKey = body.publicKey;
   const registration = await navigator.serviceWorker.getRegistration('/demo/');
   const subscription = await registration?.pushManager.getSubscription();
   showPushStatus(
     'ready',
     subscription
       ? 'This browser has a push subscription: connect and register to link it to a user.'
-      : 'Web Push is on. Connect, then register this browser.',
+      : 'Connect, then register this browser.',
   );
 }
 
@@ -515,7 +502,9 @@ async function pushAction(label, action) {
     const registration = await navigator.serviceWorker.register(SERVICE_WORKER_URL);
     await action(registration);
   } catch (error) {
-    showPushStatus('error', `${label} failed: ${error.code ?? error.name}: ${error.message}`);
+    if (error.code === 'push_disabled') {
+      showPushStatus('off', 'Web Push is off on this server: set the three VAPID_* variables.');
+    } else showPushStatus('error', `${label} failed: ${error.code ?? error.name}: ${error.message}`);
     log('error', `web push: ${error.message}`);
   } finally {
     pushBusy = false;
@@ -525,7 +514,7 @@ async function pushAction(label, action) {
 
 ui.pushRegister.addEventListener('click', () =>
   pushAction('Registering', async (registration) => {
-    const { id } = await client.subscribePush({ serviceWorker: registration, vapidPublicKey });
+    const { id } = await client.subscribePush({ serviceWorker: registration });
     ui.pushStatus.dataset.subscriptionId = id;
     showPushStatus('registered', `Registered for ${clientUserId} · subscription ${id}`);
     log('info', `web push: this browser is registered for ${clientUserId} (${id})`);
@@ -557,7 +546,7 @@ ui.transport.addEventListener('change', showEndpoint);
 // ---------- start ----------
 
 showEndpoint();
-void checkPush();
+void describePush();
 ui.payload.value = DEFAULT_PAYLOAD;
 setState('idle');
 log('info', 'ready: pick a user id and connect');
