@@ -9,7 +9,7 @@ describe(loadConfig.name, () => {
     expect(sut).toMatchObject({
       production: true,
       port: 3000,
-      redisUrl: undefined,
+      redis: undefined,
       historySize: 1000,
       historyTtlSeconds: 86400,
       idempotencyTtlSeconds: 86400,
@@ -37,7 +37,7 @@ describe(loadConfig.name, () => {
     });
     expect(sut).toMatchObject({
       port: 8080,
-      redisUrl: 'redis://:pw@redis:6379/0',
+      redis: { mode: 'single', url: 'redis://:pw@redis:6379/0', minReplicasAck: 0 },
       historySize: 50,
       heartbeatIntervalMs: 1000,
       logLevel: 'debug',
@@ -54,6 +54,7 @@ describe(loadConfig.name, () => {
     ['MAX_PAYLOAD_BYTES', '1.5'],
     ['JWT_SECRET', 'short'],
     ['API_KEYS', 'a, b'],
+    ['REDIS_MIN_REPLICAS_ACK', '-1'],
   ])('refuses %s=%s with a message naming the variable', (name, value) => {
     expect(() => loadConfig({ ...production, [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ ...production, [name]: value })).toThrow(new RegExp(`${name}=`));

@@ -1,6 +1,7 @@
 import { createHash, createPublicKey, randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import { EnvironmentVariables, validateEnvironment } from './environment';
+import { parseRedisTopology, RedisTopology } from './redis-topology';
 
 /** What an API key may do: `publish` (POST /v1/notifications, /batch), `read` (history, presence). */
 export const API_SCOPES = ['publish', 'read'] as const;
@@ -31,7 +32,7 @@ export class AppConfig {
   readonly production: boolean;
   readonly port: number;
   /** Unset → the embedded in-memory engine (one replica only). */
-  readonly redisUrl: string | undefined;
+  readonly redis: RedisTopology | undefined;
   /** HS256 client tokens; unset → none are accepted. */
   readonly jwtSecret: string | undefined;
   /** A PEM public key for client tokens, newlines restored, with the one algorithm it verifies. */
@@ -66,10 +67,11 @@ export class AppConfig {
     generated: GeneratedSecrets,
     clientKeys: ClientTokenKeys,
     apiKeys: ApiKey[],
+    redis: RedisTopology | undefined,
   ) {
     this.production = env.NODE_ENV === 'production';
     this.port = env.PORT;
-    this.redisUrl = env.REDIS_URL;
+    this.redis = redis;
     this.jwtSecret = clientKeys.jwtSecret;
     this.jwtPublicKey = clientKeys.jwtPublicKey;
     this.jwksUrl = clientKeys.jwksUrl;
@@ -206,6 +208,8 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
   if (typeof publicKey === 'string') problems.push(publicKey);
   const jwksProblem = values.JWKS_URL === undefined ? undefined : jwksUrlProblem(values.JWKS_URL);
   if (jwksProblem) problems.push(jwksProblem);
+  const redis = parseRedisTopology(values);
+  if (Array.isArray(redis)) problems.push(...redis);
   if (problems.length > 0) throw new ConfigError(problems);
   const generated: GeneratedSecrets = {};
   if (!values.JWT_SECRET && !values.JWT_PUBLIC_KEY && !values.JWKS_URL) generated.jwtSecret = randomSecret();
@@ -220,5 +224,5 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     jwtPublicKey: typeof publicKey === 'object' ? publicKey : undefined,
     jwksUrl: values.JWKS_URL,
   };
-  return new AppConfig(values, generated, clientKeys, apiKeys);
+  return new AppConfig(values, generated, clientKeys, apiKeys, redis as RedisTopology | undefined);
 }

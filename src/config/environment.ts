@@ -35,6 +35,37 @@ export class EnvironmentVariables {
   @Matches(/^rediss?:\/\/[^\s]+$/, { message: 'REDIS_URL must be a redis:// or rediss:// URL' })
   REDIS_URL?: string;
 
+  /** Checked by {@link loadConfig} (see redis-topology.ts). */
+  @IsOptional()
+  @IsString()
+  REDIS_CLUSTER_NODES?: string;
+
+  @IsOptional()
+  @IsString()
+  REDIS_SENTINELS?: string;
+
+  @IsOptional()
+  @IsString()
+  REDIS_SENTINEL_MASTER?: string;
+
+  @IsOptional()
+  @IsString()
+  REDIS_USERNAME?: string;
+
+  @IsOptional()
+  @IsString()
+  REDIS_PASSWORD?: string;
+
+  @IsOptional()
+  @IsString()
+  REDIS_SENTINEL_PASSWORD?: string;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(16)
+  REDIS_MIN_REPLICAS_ACK = 0;
+
   @IsOptional()
   @IsString()
   @MinLength(16, { message: 'JWT_SECRET must be at least 16 characters' })
@@ -124,7 +155,12 @@ export class EnvironmentVariables {
 }
 
 /** Variables whose values a start-up error never prints: they hold credentials. */
-export const SECRET_VARIABLES: ReadonlySet<string> = new Set(['JWT_SECRET', 'API_KEYS']);
+export const SECRET_VARIABLES: ReadonlySet<string> = new Set([
+  'JWT_SECRET',
+  'API_KEYS',
+  'REDIS_PASSWORD',
+  'REDIS_SENTINEL_PASSWORD',
+]);
 
 /** Validates raw variables; returns the typed values or the list of problems, each naming its variable. */
 export function validateEnvironment(
@@ -133,6 +169,12 @@ export function validateEnvironment(
   const known = Object.keys(new EnvironmentVariables()).concat([
     'NODE_ENV',
     'REDIS_URL',
+    'REDIS_CLUSTER_NODES',
+    'REDIS_SENTINELS',
+    'REDIS_SENTINEL_MASTER',
+    'REDIS_USERNAME',
+    'REDIS_PASSWORD',
+    'REDIS_SENTINEL_PASSWORD',
     'JWT_SECRET',
     'JWT_PUBLIC_KEY',
     'JWKS_URL',

@@ -1,8 +1,7 @@
-import { Global, Inject, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
+import { Global, Inject, Module, OnApplicationShutdown } from '@nestjs/common';
 import { Broker } from '../broker/broker';
 import { MemoryBroker } from '../broker/memory.broker';
-import { connectOrFail, createCommandClient, createSubscriberClient } from '../broker/redis/redis-client';
-import { RedisBroker } from '../broker/redis/redis.broker';
+import { connectRedisEngine } from './redis-engine';
 import { AppConfig } from '../config/app-config';
 import { Metrics } from '../metrics/metrics';
 import { IdempotencyStore } from '../idempotency/idempotency.store';
@@ -25,13 +24,16 @@ export interface Engine {
 }
 
 /**
- * Decides the engine once, from REDIS_URL; the rest of the service only knows the abstractions.
- * An unreachable REDIS_URL stops start-up with a message naming it.
+ * Decides the engine once, from REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS; the rest of the
+ * service only knows the abstractions. An unreachable deployment stops start-up with a message naming
+ * its variable.
  */
 async function createEngine(config: AppConfig, metrics: Metrics): Promise<Engine> {
-  const options = { historySize: config.historySize, historyTtlSeconds: config.historyTtlSeconds };
-  if (!config.redisUrl) {
-    const broker = new MemoryBroker(options);
+  if (!config.redis) {
+    const broker = new MemoryBroker({
+      historySize: config.historySize,
+      historyTtlSeconds: config.historyTtlSeconds,
+    });
     return {
       broker,
       idempotency: new MemoryIdempotencyStore(),
@@ -40,16 +42,7 @@ async function createEngine(config: AppConfig, metrics: Metrics): Promise<Engine
       close: () => broker.close(),
     };
   }
-  const logger = new Logger('Redis');
-  const commands = createCommandClient(config.redisUrl, logger, () =>
-    metrics.redisReconnects.inc({ role: 'commands' }),
-  );
-  const subscriber = createSubscriberClient(config.redisUrl, logger, () =>
-    metrics.redisReconnects.inc({ role: 'subscriber' }),
-  );
-  await Promise.all([connectOrFail(commands, config.redisUrl), connectOrFail(subscriber, config.redisUrl)]);
-  const broker = new RedisBroker(commands, subscriber, options);
-  await broker.start();
+  const { commands, broker } = await connectRedisEngine(config.redis, config, metrics);
   return {
     broker,
     idempotency: new RedisIdempotencyStore(commands),

@@ -72,6 +72,27 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly redisShardSubscriptions = new Gauge({
+    name: 'herald_redis_shard_subscriptions',
+    help: 'Redis Cluster: channels this replica holds a sharded subscription for, by shard (its master, host:port)',
+    labelNames: ['shard'] as const,
+    registers: [this.registry],
+  });
+
+  readonly redisShardReconnects = new Counter({
+    name: 'herald_redis_shard_reconnects_total',
+    help: "Redis Cluster: this replica's sharded pub/sub connection re-established after a loss, by shard",
+    labelNames: ['shard'] as const,
+    registers: [this.registry],
+  });
+
+  readonly redisShardResyncs = new Counter({
+    name: 'herald_redis_shard_resyncs_total',
+    help: 'Redis Cluster: slots whose subscriptions moved or came back (their channels catch up from history), by shard',
+    labelNames: ['shard'] as const,
+    registers: [this.registry],
+  });
+
   readonly replayed = new Counter({
     name: 'herald_notifications_replayed_total',
     help: 'Notifications sent from history: to a recovering client (recovery) or to fill a gap on this replica (catch_up)',
