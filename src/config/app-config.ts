@@ -18,6 +18,18 @@ export interface ApiKey {
 /** The algorithm a public key verifies, by its type (RFC 7518 / RFC 8037 names). */
 export type PublicKeyAlgorithm = 'RS256' | 'ES256' | 'EdDSA';
 
+/** Where delivery events are POSTed, and how (WEBHOOK_* variables). */
+export interface WebhookConfig {
+  /** http:// or https://; may carry credentials or a token, so it is never logged (its origin is). */
+  url: string;
+  /** Signs every webhook (HMAC-SHA256); never logged. */
+  secret: string;
+  /** One attempt's whole exchange (connect, request, answer). */
+  timeoutMs: number;
+  /** The wait before retry n is entry n - 1; the event is dropped after attempt `length + 1`. */
+  retryScheduleMs: readonly number[];
+}
+
 /** Secrets this process made up because none were configured (development only). */
 export interface GeneratedSecrets {
   jwtSecret?: string;
@@ -60,6 +72,8 @@ export class AppConfig {
   readonly logLevel: EnvironmentVariables['LOG_LEVEL'];
   readonly publishRateLimit: number;
   readonly connectRateLimit: number;
+  /** Unset (no WEBHOOK_URL) → delivery events are discarded. */
+  readonly webhook: WebhookConfig | undefined;
   readonly generated: GeneratedSecrets;
 
   constructor(
@@ -68,6 +82,7 @@ export class AppConfig {
     clientKeys: ClientTokenKeys,
     apiKeys: ApiKey[],
     redis: RedisTopology | undefined,
+    webhook: WebhookConfig | undefined,
   ) {
     this.production = env.NODE_ENV === 'production';
     this.port = env.PORT;
@@ -92,6 +107,7 @@ export class AppConfig {
     this.logLevel = env.LOG_LEVEL;
     this.publishRateLimit = env.PUBLISH_RATE_LIMIT;
     this.connectRateLimit = env.CONNECT_RATE_LIMIT;
+    this.webhook = webhook;
     this.generated = generated;
   }
 }
@@ -187,6 +203,41 @@ function isLoopback(hostname: string): boolean {
   return host === '::1';
 }
 
+const MAX_WEBHOOK_RETRIES = 100;
+
+/**
+ * WEBHOOK_URL (http or https) with its WEBHOOK_SECRET, the timeout and the retry schedule; undefined
+ * without WEBHOOK_URL. A problem names its variable, never the URL's or the secret's value.
+ */
+export function readWebhookConfig(
+  values: EnvironmentVariables,
+  problems: string[],
+): WebhookConfig | undefined {
+  const { WEBHOOK_URL: url, WEBHOOK_SECRET: secret } = values;
+  if (url === undefined) {
+    if (secret !== undefined) problems.push('WEBHOOK_SECRET is set but WEBHOOK_URL is not');
+    return undefined;
+  }
+  if (!isHttpUrl(url)) problems.push('WEBHOOK_URL=<hidden>: must be an http:// or https:// URL');
+  if (secret === undefined) {
+    problems.push('WEBHOOK_SECRET is required with WEBHOOK_URL (16+ characters; it signs every webhook)');
+  }
+  const retryScheduleMs = values.WEBHOOK_RETRY_SCHEDULE_MS.split(',').map(Number);
+  if (retryScheduleMs.length > MAX_WEBHOOK_RETRIES || retryScheduleMs.some((ms) => ms < 1)) {
+    problems.push(`WEBHOOK_RETRY_SCHEDULE_MS must list 1 to ${MAX_WEBHOOK_RETRIES} waits of at least 1 ms`);
+  }
+  return { url, secret: secret ?? '', timeoutMs: values.WEBHOOK_TIMEOUT_MS, retryScheduleMs };
+}
+
+function isHttpUrl(raw: string): boolean {
+  try {
+    const { protocol, hostname } = new URL(raw);
+    return (protocol === 'http:' || protocol === 'https:') && hostname !== '';
+  } catch {
+    return false;
+  }
+}
+
 const randomSecret = (): string => randomBytes(24).toString('base64url');
 
 /**
@@ -210,6 +261,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
   if (jwksProblem) problems.push(jwksProblem);
   const redis = parseRedisTopology(values);
   if (Array.isArray(redis)) problems.push(...redis);
+  const webhook = readWebhookConfig(values, problems);
   if (problems.length > 0) throw new ConfigError(problems);
   const generated: GeneratedSecrets = {};
   if (!values.JWT_SECRET && !values.JWT_PUBLIC_KEY && !values.JWKS_URL) generated.jwtSecret = randomSecret();
@@ -224,5 +276,5 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     jwtPublicKey: typeof publicKey === 'object' ? publicKey : undefined,
     jwksUrl: values.JWKS_URL,
   };
-  return new AppConfig(values, generated, clientKeys, apiKeys, redis as RedisTopology | undefined);
+  return new AppConfig(values, generated, clientKeys, apiKeys, redis as RedisTopology | undefined, webhook);
 }

@@ -14,6 +14,10 @@ import {
 const toInt = ({ value }: { value: unknown }): unknown =>
   typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value.trim()) : value;
 
+export const DEFAULT_WEBHOOK_RETRY_SCHEDULE_MS: readonly number[] = [
+  2_000, 8_000, 32_000, 128_000, 512_000, 2_048_000, 8_192_000, 14_400_000, 14_400_000,
+];
+
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /**
@@ -152,14 +156,42 @@ export class EnvironmentVariables {
   @IsInt()
   @Min(0)
   CONNECT_RATE_LIMIT = 0;
+
+  /** Checked by {@link loadConfig}: an http:// or https:// URL. Never printed (it may carry a token). */
+  @IsOptional()
+  @IsString()
+  WEBHOOK_URL?: string;
+
+  @IsOptional()
+  @IsString()
+  @MinLength(16, { message: 'WEBHOOK_SECRET must be at least 16 characters' })
+  WEBHOOK_SECRET?: string;
+
+  /** One webhook attempt without a complete answer by then counts as failed (a timeout). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  @Max(60_000)
+  WEBHOOK_TIMEOUT_MS = 5000;
+
+  /**
+   * The waits before each retry, in ms: retry n waits the n-th entry; after the last, the event is
+   * dropped. The default, 2 s × 4ⁿ⁻¹ capped at 4 h: 10 attempts over about 11 h.
+   */
+  @Matches(/^\d+(,\d+)*$/, {
+    message: 'WEBHOOK_RETRY_SCHEDULE_MS must be comma-separated milliseconds, e.g. 2000,8000,32000',
+  })
+  WEBHOOK_RETRY_SCHEDULE_MS = DEFAULT_WEBHOOK_RETRY_SCHEDULE_MS.join(',');
 }
 
-/** Variables whose values a start-up error never prints: they hold credentials. */
+/** Variables whose values a start-up error never prints: they hold credentials (a webhook URL may too). */
 export const SECRET_VARIABLES: ReadonlySet<string> = new Set([
   'JWT_SECRET',
   'API_KEYS',
   'REDIS_PASSWORD',
   'REDIS_SENTINEL_PASSWORD',
+  'WEBHOOK_URL',
+  'WEBHOOK_SECRET',
 ]);
 
 /** Validates raw variables; returns the typed values or the list of problems, each naming its variable. */
@@ -181,6 +213,8 @@ export function validateEnvironment(
     'JWT_ISSUER',
     'JWT_AUDIENCE',
     'API_KEYS',
+    'WEBHOOK_URL',
+    'WEBHOOK_SECRET',
   ]);
   const present = Object.fromEntries(
     known.filter((name) => env[name] !== undefined && env[name] !== '').map((name) => [name, env[name]]),

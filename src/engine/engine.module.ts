@@ -13,6 +13,9 @@ import { RedisPresenceRegistry } from '../presence/redis-presence.registry';
 import { MemoryThrottlerStorage } from '../rate-limit/memory-throttler.storage';
 import { RedisThrottlerStorage } from '../rate-limit/redis-throttler.storage';
 import type { ThrottlerStorage } from '@nestjs/throttler';
+import { MemoryWebhookQueue } from '../webhooks/memory-webhook.queue';
+import { RedisWebhookQueue } from '../webhooks/redis/redis-webhook.queue';
+import { WebhookQueue } from '../webhooks/webhook-queue';
 
 /** Everything that lives in the engine (Redis, or this process for the embedded default). */
 export interface Engine {
@@ -20,6 +23,7 @@ export interface Engine {
   idempotency: IdempotencyStore;
   presence: PresenceRegistry;
   rateLimits: ThrottlerStorage;
+  webhooks: WebhookQueue;
   close(): Promise<void>;
 }
 
@@ -39,6 +43,7 @@ async function createEngine(config: AppConfig, metrics: Metrics): Promise<Engine
       idempotency: new MemoryIdempotencyStore(),
       presence: new MemoryPresenceRegistry(),
       rateLimits: new MemoryThrottlerStorage(),
+      webhooks: new MemoryWebhookQueue(),
       close: () => broker.close(),
     };
   }
@@ -48,6 +53,7 @@ async function createEngine(config: AppConfig, metrics: Metrics): Promise<Engine
     idempotency: new RedisIdempotencyStore(commands),
     presence: new RedisPresenceRegistry(commands),
     rateLimits: new RedisThrottlerStorage(commands),
+    webhooks: new RedisWebhookQueue(commands),
     close: () => broker.close(),
   };
 }
@@ -64,8 +70,9 @@ export const RATE_LIMIT_STORAGE = Symbol('RateLimitStorage');
     { provide: IdempotencyStore, inject: [ENGINE], useFactory: (engine: Engine) => engine.idempotency },
     { provide: PresenceRegistry, inject: [ENGINE], useFactory: (engine: Engine) => engine.presence },
     { provide: RATE_LIMIT_STORAGE, inject: [ENGINE], useFactory: (engine: Engine) => engine.rateLimits },
+    { provide: WebhookQueue, inject: [ENGINE], useFactory: (engine: Engine) => engine.webhooks },
   ],
-  exports: [Broker, IdempotencyStore, PresenceRegistry, RATE_LIMIT_STORAGE],
+  exports: [Broker, IdempotencyStore, PresenceRegistry, RATE_LIMIT_STORAGE, WebhookQueue],
 })
 export class EngineModule implements OnApplicationShutdown {
   constructor(@Inject(ENGINE) private readonly engine: Engine) {}

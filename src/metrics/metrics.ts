@@ -119,6 +119,25 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly webhookAttempts = new Counter({
+    name: 'herald_webhook_attempts_total',
+    help: 'Webhook POSTs made by this replica, by outcome (delivered: 2xx; failed_status: another status; timeout; network_error: refused, reset, TLS…)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly webhooksDropped = new Counter({
+    name: 'herald_webhook_events_dropped_total',
+    help: 'Webhook events given up by this replica after their last attempt failed',
+    registers: [this.registry],
+  });
+
+  readonly webhooksPending = new Gauge({
+    name: 'herald_webhook_pending_events',
+    help: 'Webhook events waiting in the engine (due, waiting for a retry, or being sent), cluster-wide, as of this replica’s last poll',
+    registers: [this.registry],
+  });
+
   constructor() {
     // Event-loop lag sampled every 100 ms (prom-client's default, 10 ms, wakes an idle replica 100 times a second).
     collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 100 });
