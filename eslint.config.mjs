@@ -38,6 +38,7 @@ export default tseslint.config(
           'console',
           'fetch',
           'location',
+          'navigator',
           'URLSearchParams',
           'WebSocket',
           'setTimeout',

@@ -7,7 +7,8 @@
  * - medium: the whole app booted in the Jest process (test/medium/*.medium-spec.ts, startInProcessApp),
  *   reached through HTTP, WebSocket and SSE only, on the memory engine or a real Redis;
  * - e2e: the built app (dist/main.js) as real processes — replicas, crashes, signals, start-up, logs,
- *   nginx, the SDKs and the demo page in Chromium (test/e2e, test/chaos, test/browser);
+ *   nginx, the SDKs, the demo page in Chromium and Web Push in Firefox ESR (test/e2e, test/chaos,
+ *   test/browser);
  * - the benchmark harness's smoke run (bench/smoke.spec.ts).
  * TypeScript goes through @swc/jest (see .swcrc); tsc builds the app that e2e tests spawn.
  */

@@ -1,7 +1,8 @@
 /**
  * Herald demo page. The SDK is the client's ES module build, served by this server at
- * /demo/herald-client.js. Tokens come from GET /demo/token and publishes go through POST /demo/publish:
- * both exist only in development. In the browser console, `herald` is the current client.
+ * /demo/herald-client.js, and its service-worker helper at /demo/herald-service-worker.js (registered
+ * for Web Push). Tokens come from GET /demo/token and publishes go through POST /demo/publish: both
+ * exist only in development. In the browser console, `herald` is the current client.
  */
 import { HeraldClient } from '/demo/herald-client.js';
 
@@ -11,6 +12,8 @@ const TOPIC_NAME = /^[A-Za-z0-9._:-]{1,200}$/;
 const DEFAULT_PAYLOAD = '{ "text": "Hello from Herald" }';
 /** Quicker than the SDK's default (cap 30 s): someone is watching this page. */
 const RECONNECT_BACKOFF = { baseMs: 250, capMs: 4000 };
+/** Scope `/demo/`: it controls no page here, which Web Push does not need. */
+const SERVICE_WORKER_URL = '/demo/herald-service-worker.js';
 
 const byTestId = (id) => {
   const element = document.querySelector(`[data-testid="${id}"]`);
@@ -38,6 +41,11 @@ const ui = {
   payload: byTestId('publish-payload'),
   publish: byTestId('publish-submit'),
   result: byTestId('publish-result'),
+  publishPush: byTestId('publish-push'),
+  publishPushTitle: byTestId('publish-push-title'),
+  pushStatus: byTestId('push-status'),
+  pushRegister: byTestId('push-register'),
+  pushUnregister: byTestId('push-unregister'),
   feed: byTestId('feed'),
   feedCount: byTestId('feed-count'),
   feedClear: byTestId('feed-clear'),
@@ -95,6 +103,7 @@ function setState(state) {
   ui.disconnect.disabled = !live;
   ui.subscribe.disabled = !live;
   if (!live) ui.connectionId.textContent = '—';
+  updatePushButtons();
 }
 
 // ---------- dev-only server routes ----------
@@ -202,6 +211,9 @@ async function connectAs(userId) {
   );
 
   if (selectedKind() === 'user' && [autoTarget, ''].includes(ui.target.value)) setTarget(userId);
+  if (ui.pushStatus.dataset.state === 'registered') {
+    showPushStatus('ready', `This browser has a push subscription: register to link it to ${userId}.`);
+  }
   renderChannels();
 }
 
@@ -422,6 +434,14 @@ ui.publishForm.addEventListener('submit', async (event) => {
   if (kind === 'user') body.users = [target];
   else if (kind === 'topic') body.topics = [target.replace(/^topic:/, '')];
   else body.broadcast = true;
+  if (ui.publishPush.checked) {
+    const text = JSON.stringify(payload);
+    body.push = {
+      title: ui.publishPushTitle.value.trim(),
+      body: text.length > 200 ? `${text.slice(0, 199)}…` : text,
+      url: '/demo',
+    };
+  }
 
   ui.publish.disabled = true;
   try {
@@ -431,12 +451,88 @@ ui.publishForm.addEventListener('submit', async (event) => {
       body: JSON.stringify(body),
     });
     const where = result.deliveries.map((delivery) => `${delivery.channel} #${delivery.offset}`).join(', ');
+    ui.result.dataset.id = result.id;
     showResult('ok', `Accepted → ${where}`);
   } catch (error) {
     showResult('bad', error.message);
   } finally {
     ui.publish.disabled = false;
   }
+});
+
+// ---------- Web Push ----------
+
+const pushSupported = 'serviceWorker' in navigator && 'PushManager' in window;
+let pushBusy = false;
+
+function showPushStatus(state, message) {
+  ui.pushStatus.dataset.state = state;
+  ui.pushStatus.className = `result ${state === 'registered' ? 'ok' : state === 'error' ? 'bad' : ''}`;
+  ui.pushStatus.textContent = message;
+  updatePushButtons();
+}
+
+function updatePushButtons() {
+  const usable = pushSupported && client !== undefined && !pushBusy;
+  ui.pushRegister.disabled = !usable;
+  ui.pushUnregister.disabled = !usable || ui.pushStatus.dataset.state !== 'registered';
+}
+
+/**
+ * Whether this browser can, and already has a subscription. Asks the server nothing: whether it has Web
+ * Push on is learnt at the first registration (the SDK fetches the VAPID key; 404 means off).
+ */
+async function describePush() {
+  if (!pushSupported)
+    return showPushStatus('unsupported', 'This browser has no service workers or PushManager.');
+  const registration = await navigator.serviceWorker.getRegistration('/demo/');
+  const subscription = await registration?.pushManager.getSubscription();
+  showPushStatus(
+    'ready',
+    subscription
+      ? 'This browser has a push subscription: connect and register to link it to a user.'
+      : 'Connect, then register this browser.',
+  );
+}
+
+async function pushAction(label, action) {
+  pushBusy = true;
+  showPushStatus('working', `${label}…`);
+  try {
+    const registration = await navigator.serviceWorker.register(SERVICE_WORKER_URL);
+    await action(registration);
+  } catch (error) {
+    if (error.code === 'push_disabled') {
+      showPushStatus('off', 'Web Push is off on this server: set the three VAPID_* variables.');
+    } else showPushStatus('error', `${label} failed: ${error.code ?? error.name}: ${error.message}`);
+    log('error', `web push: ${error.message}`);
+  } finally {
+    pushBusy = false;
+    updatePushButtons();
+  }
+}
+
+ui.pushRegister.addEventListener('click', () =>
+  pushAction('Registering', async (registration) => {
+    const { id } = await client.subscribePush({ serviceWorker: registration });
+    ui.pushStatus.dataset.subscriptionId = id;
+    showPushStatus('registered', `Registered for ${clientUserId} · subscription ${id}`);
+    log('info', `web push: this browser is registered for ${clientUserId} (${id})`);
+  }),
+);
+
+ui.pushUnregister.addEventListener('click', () =>
+  pushAction('Unregistering', async (registration) => {
+    const id = ui.pushStatus.dataset.subscriptionId;
+    await client.unsubscribePush({ serviceWorker: registration, id });
+    delete ui.pushStatus.dataset.subscriptionId;
+    showPushStatus('ready', 'Unregistered: this browser gets no pushes.');
+    log('info', 'web push: this browser is unregistered');
+  }),
+);
+
+ui.publishPush.addEventListener('change', () => {
+  ui.publishPushTitle.disabled = !ui.publishPush.checked;
 });
 
 // ---------- transport ----------
@@ -450,6 +546,7 @@ ui.transport.addEventListener('change', showEndpoint);
 // ---------- start ----------
 
 showEndpoint();
+void describePush();
 ui.payload.value = DEFAULT_PAYLOAD;
 setState('idle');
 log('info', 'ready: pick a user id and connect');

@@ -7,15 +7,25 @@
  * Kept in one runtime file so the ES module build loads in a browser without a bundler.
  */
 import type {
+  AckBody,
   ChannelPosition,
   ClientEvents,
   ErrorCode as ServerErrorCode,
   NotificationData,
+  PushSubscriptionBody,
+  PushSubscriptionCreated,
   ServerEvents,
   ServerFrame,
+  VapidPublicKeyResponse,
 } from './wire.js';
 
-export type { ChannelPosition, ErrorCode as ServerErrorCode, NotificationData } from './wire.js';
+export type {
+  ChannelPosition,
+  ErrorCode as ServerErrorCode,
+  NotificationData,
+  PushMessage,
+  PushSubscriptionCreated,
+} from './wire.js';
 
 /** A notification as delivered to the app, with `payload` typed after its `type`. */
 export interface HeraldNotification<
@@ -43,7 +53,8 @@ export type ClientErrorCode =
   | 'frame_too_big' // the server closed with 1009; the SDK gave up
   | 'connection_failed' // the WebSocket or EventSource could not be created; the SDK retries
   | 'stream_refused' // SSE, where the status is visible (Node): 400 or 403, a malformed or forbidden topic; the SDK retries
-  | 'bad_frame'; // the server sent a frame that is not `{event, data}` JSON text; it was ignored
+  | 'bad_frame' // the server sent a frame that is not `{event, data}` JSON text; it was ignored
+  | 'ack_failed'; // SSE: `POST /v1/acks` was refused (4xx); those ids stay unacknowledged
 
 export interface HeraldError {
   code: ServerErrorCode | ClientErrorCode;
@@ -107,6 +118,83 @@ export interface EventSourceLike {
 
 export type EventSourceConstructor = new (url: string) => EventSourceLike;
 
+/** What the SDK needs of `fetch` (REST calls: SSE acks, push subscriptions); the global one fits. */
+export type FetchLike = (
+  url: string,
+  init: {
+    method: string;
+    headers: Record<string, string>;
+    body?: string;
+    keepalive?: boolean;
+    signal?: AbortSignal;
+  },
+) => Promise<{ status: number; json(): Promise<unknown> }>;
+
+/** What `subscribePush` needs of a `ServiceWorker`: its state, to wait for its activation. */
+export interface ServiceWorkerLike {
+  readonly state: string;
+  addEventListener(type: 'statechange', listener: () => void): void;
+}
+
+/** What `subscribePush` needs of a `ServiceWorkerRegistration`: its workers and its `pushManager`. */
+export interface PushRegistrationLike {
+  readonly installing?: ServiceWorkerLike | null;
+  readonly waiting?: ServiceWorkerLike | null;
+  readonly active?: ServiceWorkerLike | null;
+  readonly pushManager: {
+    getSubscription(): Promise<PushSubscriptionLike | null>;
+    subscribe(options: {
+      userVisibleOnly: boolean;
+      applicationServerKey: Uint8Array<ArrayBuffer>;
+    }): Promise<PushSubscriptionLike>;
+  };
+}
+
+/** What the SDK needs of a browser `PushSubscription`. */
+export interface PushSubscriptionLike {
+  readonly options?: { readonly applicationServerKey: ArrayBuffer | null };
+  toJSON(): { endpoint?: string; expirationTime?: number | null; keys?: Record<string, string> };
+  unsubscribe(): Promise<boolean>;
+}
+
+export interface SubscribePushOptions {
+  /**
+   * The registration of the service worker that shows pushes, e.g.
+   * `await navigator.serviceWorker.register('/herald-service-worker.js')`; one still installing is waited for.
+   */
+  serviceWorker: PushRegistrationLike;
+  /** base64url VAPID public key; default: fetched from `GET /v1/push/vapid-public-key`. */
+  vapidPublicKey?: string;
+}
+
+export interface UnsubscribePushOptions {
+  serviceWorker: PushRegistrationLike;
+  /** The id `subscribePush` returned; default: asked of the server by registering the endpoint again. */
+  id?: string;
+}
+
+export type HeraldPushErrorCode =
+  | 'unsupported' // no Notification API in this environment
+  | 'permission_denied' // the user did not allow notifications
+  | 'push_disabled' // the server has Web Push off (404)
+  | 'subscribe_failed' // the browser's PushManager.subscribe() failed
+  | 'unauthorized' // the server refused the client token (401)
+  | 'endpoint_refused' // the server does not allow this push service's endpoint (422)
+  | 'request_failed'; // a network error or an unexpected answer from the server
+
+/** Thrown by `subscribePush` and `unsubscribePush`; `status` is the server's HTTP status, when there was one. */
+export class HeraldPushError extends Error {
+  override readonly name = 'HeraldPushError';
+
+  constructor(
+    readonly code: HeraldPushErrorCode,
+    message: string,
+    readonly status?: number,
+  ) {
+    super(message);
+  }
+}
+
 export type HeraldTransport = 'websocket' | 'sse';
 
 export interface HeraldClientOptions {
@@ -135,12 +223,25 @@ export interface HeraldClientOptions {
   connectTimeoutMs?: number;
   /** How long before the token's `exp` to refresh it, in ms. Default 30000. */
   tokenRefreshMarginMs?: number;
+  /** For REST calls (SSE acks, push subscriptions). Default `globalThis.fetch`. */
+  fetch?: FetchLike;
 }
 
 const DEFAULT_BACKOFF_BASE_MS = 500;
 const DEFAULT_BACKOFF_CAP_MS = 30_000;
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 const DEFAULT_TOKEN_REFRESH_MARGIN_MS = 30_000;
+/** Acks go out this long after the first of a batch, or at once when a batch holds ACK_BATCH_MAX ids. */
+const ACK_FLUSH_MS = 200;
+/** The most ids an `ack` frame or `POST /v1/acks` may carry. */
+const ACK_BATCH_MAX = 100;
+/** Unsent acks kept while a connection is down or the POST is retried; the oldest go first beyond this. */
+const ACK_PENDING_MAX = 1000;
+/** SSE: a failed `POST /v1/acks` (network, 429, 5xx) is retried after this, doubling up to ACK_RETRY_CAP_MS. */
+const ACK_RETRY_BASE_MS = 1000;
+const ACK_RETRY_CAP_MS = 30_000;
+/** The longest a REST call may take. */
+const REQUEST_TIMEOUT_MS = 10_000;
 /** Keeps a token the server and client clocks disagree about from being refreshed in a loop. */
 const MIN_TOKEN_REFRESH_DELAY_MS = 1_000;
 /** setTimeout fires at once for longer delays. */
@@ -187,6 +288,79 @@ export class ReconnectBackoff {
   reset(): void {
     this.retries = 0;
   }
+}
+
+/**
+ * The ids of the notifications handed to the app, sent in batches of at most `maxIds`: `delayMs` after
+ * the first id of a batch, or at once when a batch is full. `send` returns false when it cannot send now
+ * (no open connection): the ids stay, in order, until the next `flush()`. `retry` puts back ids whose
+ * sending failed, ahead of newer ones, and flushes again after its delay. At most `maxPending` ids are
+ * kept; beyond, the oldest are dropped (the server then treats them as unacknowledged, and may push).
+ * @internal
+ */
+export class AckBatcher {
+  private pending = new Set<string>();
+  private timer?: ReturnType<typeof setTimeout>;
+
+  constructor(
+    private readonly send: (ids: string[]) => boolean,
+    private readonly delayMs = ACK_FLUSH_MS,
+    private readonly maxIds = ACK_BATCH_MAX,
+    private readonly maxPending = ACK_PENDING_MAX,
+  ) {}
+
+  /** The ids not sent yet. */
+  get size(): number {
+    return this.pending.size;
+  }
+
+  add(id: string): void {
+    this.pending.add(id);
+    this.trim();
+    if (this.pending.size >= this.maxIds) this.flush();
+    else this.schedule(this.delayMs);
+  }
+
+  retry(ids: string[], delayMs: number): void {
+    this.pending = new Set([...ids, ...this.pending]);
+    this.trim();
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.schedule(delayMs);
+  }
+
+  flush(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    while (this.pending.size > 0) {
+      const ids = [...this.pending].slice(0, this.maxIds);
+      if (!this.send(ids)) return;
+      for (const id of ids) this.pending.delete(id);
+    }
+  }
+
+  /** Forgets every unsent id and its timer. */
+  clear(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.pending.clear();
+  }
+
+  private schedule(delayMs: number): void {
+    this.timer ??= setTimeout(() => this.flush(), delayMs);
+  }
+
+  private trim(): void {
+    for (const id of this.pending) {
+      if (this.pending.size <= this.maxPending) return;
+      this.pending.delete(id);
+    }
+  }
+}
+
+/** A notification whose `expiresAt` has passed, by this device's clock. */
+function hasExpired(notification: NotificationData, nowMs = Date.now()): boolean {
+  return notification.expiresAt !== undefined && Date.parse(notification.expiresAt) <= nowMs;
 }
 
 /**
@@ -265,6 +439,91 @@ function parseStreamEvent(event: StreamEvent | 'error', raw: unknown): ServerFra
   return data === undefined ? undefined : ({ event, data } as ServerFrame);
 }
 
+/** The bytes of a base64url string (padded or not), e.g. a VAPID public key. */
+function base64UrlToBytes(base64Url: string): Uint8Array<ArrayBuffer> {
+  const base64 = base64Url.replace(/-/g, '+').replace(/_/g, '/').replace(/=+$/, '');
+  const binary = atob(base64.padEnd(base64.length + ((4 - (base64.length % 4)) % 4), '='));
+  return Uint8Array.from(binary, (char) => char.charCodeAt(0));
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((byte, index) => byte === b[index]);
+}
+
+/** What the SDK needs of the browser's `Notification` (its permission). */
+interface NotificationApiLike {
+  readonly permission: string;
+  requestPermission(): Promise<string>;
+}
+
+async function requestNotificationPermission(): Promise<void> {
+  const api = (globalThis as { Notification?: NotificationApiLike }).Notification;
+  if (api === undefined) {
+    throw new HeraldPushError('unsupported', 'no Notification API here: Web Push needs a browser');
+  }
+  const permission = api.permission === 'granted' ? api.permission : await api.requestPermission();
+  if (permission !== 'granted') {
+    throw new HeraldPushError('permission_denied', `the notification permission is "${permission}"`);
+  }
+}
+
+/**
+ * Resolves once the registration has an active worker (PushManager.subscribe needs one): at once if it
+ * has, else when the one installing or waiting activates. A freshly registered worker is still installing.
+ */
+function activation(registration: PushRegistrationLike): Promise<void> {
+  const worker = registration.installing ?? registration.waiting;
+  if (registration.active || !worker) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const check = (): void => {
+      if (worker.state === 'activated') resolve();
+      if (worker.state === 'redundant') {
+        reject(new HeraldPushError('subscribe_failed', 'the service worker failed to install'));
+      }
+    };
+    worker.addEventListener('statechange', check);
+    check();
+  });
+}
+
+/**
+ * The registration's push subscription for `key`: the current one if it was made with that key, else a
+ * new one (a subscription made with another key, e.g. before the server's VAPID keys changed, is
+ * dropped first: its push service would refuse the server's pushes).
+ */
+async function pushSubscriptionFor(
+  registration: PushRegistrationLike,
+  key: Uint8Array<ArrayBuffer>,
+): Promise<PushSubscriptionLike> {
+  try {
+    const current = await registration.pushManager.getSubscription();
+    if (current) {
+      const currentKey = current.options?.applicationServerKey;
+      // Without `options` (older browsers) the key cannot be compared: the subscription is kept.
+      if (!current.options || (currentKey && sameBytes(new Uint8Array(currentKey), key))) return current;
+      await current.unsubscribe();
+    }
+    return await registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: key });
+  } catch (error) {
+    const denied = error instanceof Error && error.name === 'NotAllowedError';
+    throw new HeraldPushError(
+      denied ? 'permission_denied' : 'subscribe_failed',
+      `the browser could not subscribe to push: ${String(error)}`,
+    );
+  }
+}
+
+/** The server's `{message}` from an error body, if it has one. */
+async function errorMessage(response: { json(): Promise<unknown> }): Promise<string> {
+  try {
+    const body = await response.json();
+    const message = typeof body === 'object' && body !== null && 'message' in body ? body.message : undefined;
+    return typeof message === 'string' ? `: ${message}` : '';
+  } catch {
+    return '';
+  }
+}
+
 type StateEvent = 'connecting' | 'recovering' | 'connected' | 'disconnected';
 type CloseInfo = { code: number; reason: string };
 type TransportClass =
@@ -286,6 +545,10 @@ export class HeraldClient<TPayloads extends object = Record<string, unknown>> {
   private readonly url: URL;
   private readonly transportClass: TransportClass;
   private readonly backoff: ReconnectBackoff;
+  private readonly fetch: FetchLike;
+  /** Acks of delivered notifications: `ack` frames on WebSocket, `POST /v1/acks` on SSE. */
+  private readonly acks: AckBatcher;
+  private readonly ackRetryBackoff = new ReconnectBackoff(ACK_RETRY_BASE_MS, ACK_RETRY_CAP_MS);
   private readonly channels = new Map<string, ChannelTrack>([
     [BROADCAST_CHANNEL, { positionIsTentative: false }],
   ]);
@@ -322,6 +585,12 @@ export class HeraldClient<TPayloads extends object = Record<string, unknown>> {
     this.backoff = new ReconnectBackoff(
       options.reconnectBackoff?.baseMs ?? DEFAULT_BACKOFF_BASE_MS,
       options.reconnectBackoff?.capMs ?? DEFAULT_BACKOFF_CAP_MS,
+    );
+    const fetch = options.fetch;
+    // Called as a plain function: a browser's fetch refuses any `this` but the global object.
+    this.fetch = fetch ? (url, init) => fetch(url, init) : defaultFetch();
+    this.acks = new AckBatcher((ids) =>
+      this.transportClass.transport === 'sse' ? this.postAcks(ids) : this.sendAckFrame(ids),
     );
     // Deferred so that listeners added right after construction see the first `connecting`.
     queueMicrotask(() => void this.connect());
@@ -379,9 +648,52 @@ export class HeraldClient<TPayloads extends object = Record<string, unknown>> {
     else if (this.session) this.send('unsubscribe', { channel });
   }
 
-  /** Closes the connection for good: no reconnect, every timer cleared. */
+  /**
+   * Asks the notification permission, subscribes the browser to Web Push (`userVisibleOnly`, with the
+   * server's VAPID key) through `serviceWorker`'s PushManager and registers the subscription with Herald
+   * for this client's user (`POST /v1/push/subscriptions`). Calling it again registers the same
+   * subscription again: the same `id`. Throws a {@link HeraldPushError}. In a browser, call it from a
+   * user gesture (a click): browsers ask the permission only then.
+   */
+  async subscribePush({
+    serviceWorker,
+    vapidPublicKey,
+  }: SubscribePushOptions): Promise<PushSubscriptionCreated> {
+    await requestNotificationPermission();
+    const key = base64UrlToBytes(vapidPublicKey ?? (await this.fetchVapidPublicKey()));
+    await activation(serviceWorker);
+    return this.registerPushSubscription(await pushSubscriptionFor(serviceWorker, key));
+  }
+
+  /**
+   * Removes this browser's push subscription from Herald (`DELETE /v1/push/subscriptions/<id>`), then
+   * from the browser. Resolves false when there was none. Throws a {@link HeraldPushError}; then the
+   * browser's subscription is kept, so that a retry can remove it from Herald.
+   */
+  async unsubscribePush({ serviceWorker, id }: UnsubscribePushOptions): Promise<boolean> {
+    let subscription: PushSubscriptionLike | null;
+    try {
+      subscription = await serviceWorker.pushManager.getSubscription();
+    } catch (error) {
+      throw new HeraldPushError('subscribe_failed', `the browser's push subscription: ${String(error)}`);
+    }
+    if (subscription === null && id === undefined) return false;
+    const subscriptionId =
+      id ?? (await this.registerPushSubscription(subscription as PushSubscriptionLike)).id;
+    try {
+      await this.pushRequest('DELETE', `push/subscriptions/${encodeURIComponent(subscriptionId)}`);
+    } catch (error) {
+      if (!(error instanceof HeraldPushError && error.status === 404)) throw error; // 404: already gone
+    }
+    await subscription?.unsubscribe();
+    return true;
+  }
+
+  /** Closes the connection for good: no reconnect, every timer cleared. Pending acks are sent first. */
   close(): void {
     const { socket, stream } = this;
+    this.acks.flush();
+    this.acks.clear();
     this.detachConnection();
     socket?.close(CloseCode.normal, 'client closed');
     stream?.close();
@@ -717,6 +1029,7 @@ export class HeraldClient<TPayloads extends object = Record<string, unknown>> {
     this.attempt = 0;
     if (this.userId !== undefined && this.userId !== ready.userId) {
       this.channels.delete(userChannel(this.userId)); // the token now names another user
+      this.acks.clear(); // the previous user's
     }
     this.userId = ready.userId;
     const personal = userChannel(ready.userId);
@@ -733,6 +1046,7 @@ export class HeraldClient<TPayloads extends object = Record<string, unknown>> {
     }
     if (recovering.length > 0) this.enterState('recovering', { channels: recovering });
     this.enterConnectedWhenCaughtUp();
+    this.acks.flush(); // those kept while there was no connection
   }
 
   /**
@@ -763,11 +1077,17 @@ export class HeraldClient<TPayloads extends object = Record<string, unknown>> {
     else this.sendSubscribe(notification.channel, track);
   }
 
+  /**
+   * Hands the notification to the app and acks it. An expired one is dropped instead, and not acked: the
+   * app never saw it, so its delivery status stays what the server made it (pushed, expired…).
+   */
   private deliver(track: ChannelTrack, notification: NotificationData): void {
     track.position = { offset: notification.offset, epoch: notification.epoch };
     track.positionIsTentative = false;
+    if (hasExpired(notification)) return;
     // The payload's type is the app's declaration (see NotificationOf); the wire cannot prove it.
     this.emit('notification', notification as NotificationOf<TPayloads>);
+    this.acks.add(notification.id);
   }
 
   private handleSubscribed(subscribed: ServerEvents['subscribed']): void {
@@ -863,6 +1183,139 @@ export class HeraldClient<TPayloads extends object = Record<string, unknown>> {
     this.scheduleTokenRefresh(refreshed.exp * 1000);
   }
 
+  /** WebSocket: false while there is no open connection (the ids wait for the next `ready`). */
+  private sendAckFrame(ids: string[]): boolean {
+    if (this.socket?.readyState !== SOCKET_OPEN || !this.session) return false;
+    this.send('ack', { ids });
+    return true;
+  }
+
+  /** SSE: `POST /v1/acks`; a network error, 429 or 5xx is retried with backoff, a 4xx reported and dropped. */
+  private postAcks(ids: string[]): boolean {
+    void this.sendAckRequest(ids);
+    return true;
+  }
+
+  private async sendAckRequest(ids: string[]): Promise<void> {
+    let status: number;
+    try {
+      const token = await this.tokenForRequest();
+      if (token === undefined) {
+        this.emit('error', { code: 'ack_failed', message: 'no valid token to send acks with' });
+        return;
+      }
+      const body: AckBody = { ids };
+      status = (await this.request('POST', 'acks', { token, body, keepalive: true })).status;
+    } catch {
+      status = 0; // the network, a timeout, or getToken
+    }
+    if (this.isClosed()) return;
+    if (status >= 200 && status < 300) return this.ackRetryBackoff.reset();
+    if (status === 0 || status === 429 || status >= 500) {
+      return this.acks.retry(ids, this.ackRetryBackoff.nextDelayMs());
+    }
+    this.emit('error', { code: 'ack_failed', message: `POST /v1/acks answered ${status}` });
+  }
+
+  /** A token for a REST call: the current one while it is valid, else a fresh one; undefined if neither. */
+  private async tokenForRequest(): Promise<string | undefined> {
+    const expiresAtMs = this.token === undefined ? undefined : decodeTokenExpiryMs(this.token);
+    const valid = expiresAtMs === undefined || expiresAtMs > Date.now();
+    if (this.token !== undefined && valid && !this.tokenNeedsRenewal) return this.token;
+    return this.options.getToken?.();
+  }
+
+  /** `path` is relative to the transport's URL: `acks` next to `…/v1/ws` is `…/v1/acks`. */
+  private request(
+    method: string,
+    path: string,
+    { token, body, keepalive = false }: { token?: string; body?: object; keepalive?: boolean } = {},
+  ): Promise<{ status: number; json(): Promise<unknown> }> {
+    const base = new URL(this.url.href);
+    if (base.protocol === 'ws:') base.protocol = 'http:';
+    if (base.protocol === 'wss:') base.protocol = 'https:';
+    const headers: Record<string, string> = {};
+    if (token !== undefined) headers.authorization = `Bearer ${token}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    return this.fetch(new URL(path, base).href, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      keepalive,
+      signal: typeof AbortSignal.timeout === 'function' ? AbortSignal.timeout(REQUEST_TIMEOUT_MS) : undefined,
+    });
+  }
+
+  /** A push-subscription call with the client token; anything but 2xx is thrown as a HeraldPushError. */
+  private async pushRequest(
+    method: string,
+    path: string,
+    { body, authenticated = true }: { body?: object; authenticated?: boolean } = {},
+  ): Promise<{ status: number; json(): Promise<unknown> }> {
+    let token: string | undefined;
+    if (authenticated) {
+      try {
+        token = await this.tokenForRequest();
+      } catch (error) {
+        throw new HeraldPushError('unauthorized', `getToken failed: ${String(error)}`);
+      }
+      if (token === undefined)
+        throw new HeraldPushError('unauthorized', 'the token expired and there is no getToken');
+    }
+    let response: { status: number; json(): Promise<unknown> };
+    try {
+      response = await this.request(method, path, { token, body });
+    } catch (error) {
+      throw new HeraldPushError('request_failed', `${method} ${path} failed: ${String(error)}`);
+    }
+    if (response.status >= 200 && response.status < 300) return response;
+    const code: HeraldPushErrorCode =
+      response.status === 401
+        ? 'unauthorized'
+        : response.status === 404
+          ? 'push_disabled'
+          : response.status === 422
+            ? 'endpoint_refused'
+            : 'request_failed';
+    const detail = await errorMessage(response);
+    throw new HeraldPushError(
+      code,
+      `${method} ${path} answered ${response.status}${detail}`,
+      response.status,
+    );
+  }
+
+  private async fetchVapidPublicKey(): Promise<string> {
+    const response = await this.pushRequest('GET', 'push/vapid-public-key', { authenticated: false });
+    const body = (await response.json().catch(() => undefined)) as
+      Partial<VapidPublicKeyResponse> | undefined;
+    if (typeof body?.publicKey !== 'string') {
+      throw new HeraldPushError('request_failed', 'GET push/vapid-public-key: no publicKey in the answer');
+    }
+    return body.publicKey;
+  }
+
+  private async registerPushSubscription(
+    subscription: PushSubscriptionLike,
+  ): Promise<PushSubscriptionCreated> {
+    const { endpoint, expirationTime, keys } = subscription.toJSON();
+    if (endpoint === undefined || keys?.p256dh === undefined || keys.auth === undefined) {
+      throw new HeraldPushError(
+        'subscribe_failed',
+        'the browser gave a push subscription without endpoint or keys',
+      );
+    }
+    const body: PushSubscriptionBody = { endpoint, keys: { p256dh: keys.p256dh, auth: keys.auth } };
+    if (typeof expirationTime === 'number') body.expirationTime = expirationTime;
+    const response = await this.pushRequest('POST', 'push/subscriptions', { body });
+    const created = (await response.json().catch(() => undefined)) as
+      Partial<PushSubscriptionCreated> | undefined;
+    if (typeof created?.id !== 'string') {
+      throw new HeraldPushError('request_failed', 'POST push/subscriptions: no id in the answer');
+    }
+    return { id: created.id };
+  }
+
   private send<E extends keyof ClientEvents>(event: E, data: ClientEvents[E]): void {
     if (this.socket?.readyState === SOCKET_OPEN) this.socket.send(JSON.stringify({ event, data }));
   }
@@ -884,6 +1337,15 @@ export class HeraldClient<TPayloads extends object = Record<string, unknown>> {
       }
     }
   }
+}
+
+/** The global fetch, looked up at each call; a clear error where there is none. */
+function defaultFetch(): FetchLike {
+  return (url, init) => {
+    const fetch = (globalThis as { fetch?: FetchLike }).fetch;
+    if (fetch === undefined) return Promise.reject(new TypeError('No global fetch: pass `fetch`'));
+    return fetch(url, init);
+  };
 }
 
 function transportClass(options: HeraldClientOptions): TransportClass {

@@ -9,14 +9,19 @@ const JAVASCRIPT = 'text/javascript; charset=utf-8';
 
 /**
  * The files of the demo page, by the name they are served under (`page` is `/demo` itself). Plain files
- * from `demo/` at the repository root, and the SDK's ES module build, made by the root `npm run build`.
- * That build is one runtime file: its only import (`./wire.js`) is type-only and erased by tsc.
+ * from `demo/` at the repository root, the SDK's ES module build and its service-worker helper, made by
+ * the root `npm run build`. That build is one runtime file: its only import (`./wire.js`) is type-only
+ * and erased by tsc.
  */
 const ASSETS = {
   page: { file: join(ROOT, 'demo', 'index.html'), contentType: 'text/html; charset=utf-8' },
   'demo.css': { file: join(ROOT, 'demo', 'demo.css'), contentType: 'text/css; charset=utf-8' },
   'demo.js': { file: join(ROOT, 'demo', 'demo.js'), contentType: JAVASCRIPT },
   'herald-client.js': { file: join(ROOT, 'client', 'dist', 'esm', 'index.js'), contentType: JAVASCRIPT },
+  'herald-service-worker.js': {
+    file: join(ROOT, 'client', 'dist', 'herald-service-worker.js'),
+    contentType: JAVASCRIPT,
+  },
 } as const;
 
 export type DemoAsset = keyof typeof ASSETS;
@@ -44,7 +49,7 @@ export class DemoAssets {
       content = await readFile(file);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-      const hint = name === 'herald-client.js' ? ': run `npm run build` to build the client SDK' : '';
+      const hint = name.startsWith('herald-') ? ': run `npm run build` to build the client SDK' : '';
       throw new NotFoundException(`${file} is missing${hint}`);
     }
     void reply

@@ -37,6 +37,12 @@ export class DemoController {
     return this.assets.send('herald-client.js', reply);
   }
 
+  /** The SDK's service-worker helper, which the page registers (scope `/demo/`) to show Web Push messages. */
+  @Get('herald-service-worker.js')
+  serviceWorker(@Res({ passthrough: true }) reply: FastifyReply): Promise<Buffer> {
+    return this.assets.send('herald-service-worker.js', reply);
+  }
+
   @Get('token')
   token(@Query() query: DemoTokenQuery): DemoToken {
     return this.demo.mintToken(query.user);

@@ -175,6 +175,8 @@ export class SessionService {
         return;
       case 'refresh':
         return this.refresh(session, frame.data);
+      case 'ack':
+        return; // not parsed on this branch: the offline-push branch's server side handles it
     }
   }
 

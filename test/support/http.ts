@@ -17,7 +17,7 @@ export function httpRequest(
     body,
     headers = {},
     timeoutMs = 10_000,
-  }: { body?: string; headers?: Record<string, string>; timeoutMs?: number } = {},
+  }: { body?: string | Buffer; headers?: Record<string, string>; timeoutMs?: number } = {},
 ): Promise<HttpResponse> {
   return new Promise((resolve, reject) => {
     const req = request(url, { method, headers, agent: false, timeout: timeoutMs }, (res) => {

@@ -177,6 +177,8 @@ export class FakeHeraldServer {
           tokenClaims = refreshed;
           return this.send(connection, socket, 'refreshed', { exp: refreshed.exp });
         }
+        case 'ack':
+          return; // recorded in `received`; the server does not answer acks
       }
     });
     this.send(connection, socket, 'ready', {
