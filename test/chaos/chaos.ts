@@ -538,7 +538,7 @@ export function formatReport(report: ChaosReport): string {
     `expected deliveries:          ${report.expected}`,
     `delivered:                    ${report.delivered} (${rate.toFixed(2)}%)`,
     `lost:                         ${report.lost}`,
-    `missed, told (epoch end or recovered: false): ${report.excused}`,
+    `missed, told:                 ${report.excused}`,
     `channel epochs ended:         ${report.epochsEnded}`,
     `duplicates:                   ${report.duplicates}`,
     `out of order:                 ${report.outOfOrder}`,
