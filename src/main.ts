@@ -12,9 +12,7 @@ async function bootstrap(): Promise<void> {
   const config = loadConfig(process.env);
   const app = await createApp(config);
   await app.listen(config.port, '0.0.0.0');
-  new Logger('Herald').log(
-    `listening on port ${config.port} (engine: ${describeTopology(config.redis)})`,
-  );
+  new Logger('Herald').log(`listening on port ${config.port} (engine: ${describeTopology(config.redis)})`);
   stopOnSignals(app, config);
   if (!config.production) printBanner(config, await app.getUrl());
 }
