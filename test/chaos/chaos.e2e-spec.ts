@@ -32,5 +32,5 @@ describe('chaos', () => {
     expect(report.reconnects).toBeGreaterThan(10);
     expect(report).toMatchObject({ lost: 0, duplicates: 0, outOfOrder: 0, unacknowledged: 0 });
     expect(report.delivered + report.excused).toBe(report.expected);
-  }, 90_000);
+  }, 120_000);
 });
