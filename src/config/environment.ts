@@ -1,5 +1,6 @@
 import { plainToInstance, Transform } from 'class-transformer';
 import {
+  IsBoolean,
   IsIn,
   IsInt,
   IsOptional,
@@ -13,6 +14,13 @@ import {
 
 const toInt = ({ value }: { value: unknown }): unknown =>
   typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value.trim()) : value;
+
+/** `true`/`1` and `false`/`0` (any case); anything else stays a string and fails validation. */
+const toBoolean = ({ value }: { value: unknown }): unknown => {
+  if (typeof value !== 'string') return value;
+  const word = value.trim().toLowerCase();
+  return word === 'true' || word === '1' ? true : word === 'false' || word === '0' ? false : value;
+};
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -121,10 +129,36 @@ export class EnvironmentVariables {
   @IsInt()
   @Min(0)
   CONNECT_RATE_LIMIT = 0;
+
+  /** base64url (RFC 8292); with VAPID_PRIVATE_KEY and VAPID_SUBJECT, Web Push is on. Checked by {@link loadConfig}. */
+  @IsOptional()
+  @IsString()
+  VAPID_PUBLIC_KEY?: string;
+
+  @IsOptional()
+  @IsString()
+  VAPID_PRIVATE_KEY?: string;
+
+  @IsOptional()
+  @Matches(/^(mailto:\S+@\S+|https:\/\/\S+)$/, {
+    message: 'VAPID_SUBJECT must be a mailto: or https:// contact',
+  })
+  VAPID_SUBJECT?: string;
+
+  @Transform(toBoolean)
+  @IsBoolean({ message: 'PUSH_ALLOW_PRIVATE_ENDPOINTS must be true or false' })
+  PUSH_ALLOW_PRIVATE_ENDPOINTS = false;
+
+  /** How often each replica looks for due pushes (each engine bucket, with jitter). Not in the contract: a tuning knob. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(10)
+  @Max(60_000)
+  PUSH_POLL_INTERVAL_MS = 1000;
 }
 
 /** Variables whose values a start-up error never prints: they hold credentials. */
-export const SECRET_VARIABLES: ReadonlySet<string> = new Set(['JWT_SECRET', 'API_KEYS']);
+export const SECRET_VARIABLES: ReadonlySet<string> = new Set(['JWT_SECRET', 'API_KEYS', 'VAPID_PRIVATE_KEY']);
 
 /** Validates raw variables; returns the typed values or the list of problems, each naming its variable. */
 export function validateEnvironment(
@@ -139,6 +173,9 @@ export function validateEnvironment(
     'JWT_ISSUER',
     'JWT_AUDIENCE',
     'API_KEYS',
+    'VAPID_PUBLIC_KEY',
+    'VAPID_PRIVATE_KEY',
+    'VAPID_SUBJECT',
   ]);
   const present = Object.fromEntries(
     known.filter((name) => env[name] !== undefined && env[name] !== '').map((name) => [name, env[name]]),
