@@ -11,6 +11,12 @@ import { RedisIdempotencyStore } from '../idempotency/redis-idempotency.store';
 import { MemoryPresenceRegistry } from '../presence/memory-presence.registry';
 import { PresenceRegistry } from '../presence/presence.registry';
 import { RedisPresenceRegistry } from '../presence/redis-presence.registry';
+import { MemoryPushLedger } from '../push/memory-push-ledger';
+import { MemoryPushSubscriptionStore } from '../push/memory-push-subscription.store';
+import { PushLedger } from '../push/push-ledger';
+import { PushSubscriptionStore } from '../push/push-subscription.store';
+import { RedisPushLedger } from '../push/redis-push-ledger';
+import { RedisPushSubscriptionStore } from '../push/redis-push-subscription.store';
 import { MemoryThrottlerStorage } from '../rate-limit/memory-throttler.storage';
 import { RedisThrottlerStorage } from '../rate-limit/redis-throttler.storage';
 import type { ThrottlerStorage } from '@nestjs/throttler';
@@ -21,6 +27,8 @@ export interface Engine {
   idempotency: IdempotencyStore;
   presence: PresenceRegistry;
   rateLimits: ThrottlerStorage;
+  pushSubscriptions: PushSubscriptionStore;
+  pushLedger: PushLedger;
   close(): Promise<void>;
 }
 
@@ -37,6 +45,8 @@ async function createEngine(config: AppConfig, metrics: Metrics): Promise<Engine
       idempotency: new MemoryIdempotencyStore(),
       presence: new MemoryPresenceRegistry(),
       rateLimits: new MemoryThrottlerStorage(),
+      pushSubscriptions: new MemoryPushSubscriptionStore(),
+      pushLedger: new MemoryPushLedger(),
       close: () => broker.close(),
     };
   }
@@ -55,6 +65,8 @@ async function createEngine(config: AppConfig, metrics: Metrics): Promise<Engine
     idempotency: new RedisIdempotencyStore(commands),
     presence: new RedisPresenceRegistry(commands),
     rateLimits: new RedisThrottlerStorage(commands),
+    pushSubscriptions: new RedisPushSubscriptionStore(commands),
+    pushLedger: new RedisPushLedger(commands),
     close: () => broker.close(),
   };
 }
@@ -71,8 +83,21 @@ export const RATE_LIMIT_STORAGE = Symbol('RateLimitStorage');
     { provide: IdempotencyStore, inject: [ENGINE], useFactory: (engine: Engine) => engine.idempotency },
     { provide: PresenceRegistry, inject: [ENGINE], useFactory: (engine: Engine) => engine.presence },
     { provide: RATE_LIMIT_STORAGE, inject: [ENGINE], useFactory: (engine: Engine) => engine.rateLimits },
+    {
+      provide: PushSubscriptionStore,
+      inject: [ENGINE],
+      useFactory: (engine: Engine) => engine.pushSubscriptions,
+    },
+    { provide: PushLedger, inject: [ENGINE], useFactory: (engine: Engine) => engine.pushLedger },
   ],
-  exports: [Broker, IdempotencyStore, PresenceRegistry, RATE_LIMIT_STORAGE],
+  exports: [
+    Broker,
+    IdempotencyStore,
+    PresenceRegistry,
+    RATE_LIMIT_STORAGE,
+    PushSubscriptionStore,
+    PushLedger,
+  ],
 })
 export class EngineModule implements OnApplicationShutdown {
   constructor(@Inject(ENGINE) private readonly engine: Engine) {}

@@ -227,3 +227,6 @@ function publicOnlyLookup(hostname: string, options: LookupOptions, callback: Lo
     return callback(null, addresses[0].address, addresses[0].family);
   });
 }
+
+/** The sender, or null when Web Push is off (no VAPID keys). */
+export const WEB_PUSH_SENDER = Symbol('WebPushSender');
