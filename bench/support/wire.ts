@@ -28,6 +28,8 @@ export interface NotificationData extends ChannelPosition {
   payload: unknown;
   /** ISO-8601 UTC. */
   createdAt: string;
+  /** ISO-8601 UTC, when the publisher set one: past it, the notification is stale (the SDK drops it). */
+  expiresAt?: string;
 }
 
 /** Codes of `error` frames (WebSocket: the connection stays open; SSE: the stream ends after it). */
@@ -53,6 +55,8 @@ export interface ClientEvents {
   unsubscribe: { channel: ChannelName };
   ping: Record<string, never>;
   refresh: { token: string };
+  /** The application got these notifications (1–100 ids); no answer. */
+  ack: { ids: string[] };
 }
 
 export type ServerEvent = keyof ServerEvents;
@@ -70,6 +74,76 @@ export interface PublishBody {
   type: string;
   /** Any JSON value. */
   payload: unknown;
+  /** Web Push to target `users` who do not get it live (needs `users`). */
+  push?: PushOptions;
+  /** 1–32 of `[A-Za-z0-9_-]`: the Web Push `Topic` (a newer push with it replaces an undelivered one). */
+  collapseKey?: string;
+  /** ISO-8601, in the future, ≤ 28 days ahead: no push after it, and the push `TTL` is the time left. */
+  expiresAt?: string;
+}
+
+export type PushUrgency = 'very-low' | 'low' | 'normal' | 'high';
+
+/** The `push` field of a publish. */
+export interface PushOptions {
+  /** 1–200 characters. */
+  title: string;
+  /** ≤ 1000 characters. */
+  body?: string;
+  url?: string;
+  icon?: string;
+  /** The Web Push `Urgency`; default `normal`. */
+  urgency?: PushUrgency;
+  /**
+   * 0–86,400,000 (default 10,000): how long a user who is online when the notification is stored has
+   * to acknowledge it before it is pushed. Users with no live connection are pushed at once.
+   */
+  afterMs?: number;
+}
+
+/** What a service worker's `push` event carries (`event.data.json()`). */
+export interface PushMessage {
+  id: string;
+  type: string;
+  title: string;
+  body: string | null;
+  url: string | null;
+  icon: string | null;
+  /** ISO-8601 UTC, of the notification. */
+  createdAt: string;
+  /** The publisher's payload, when the encrypted message fits 4,096 bytes. */
+  payload?: unknown;
+  /** True when `payload` did not fit. */
+  payloadOmitted?: true;
+}
+
+/** `POST /v1/acks` (client token) → 204: the SSE (and plain HTTP) equivalent of the `ack` frame. */
+export interface AckBody {
+  ids: string[];
+}
+
+/** `POST /v1/push/subscriptions` (client token): a browser's `PushSubscription.toJSON()`. */
+export interface PushSubscriptionBody {
+  endpoint: string;
+  keys: { p256dh: string; auth: string };
+  expirationTime?: number | null;
+}
+
+/** `POST /v1/push/subscriptions` → 201 (new) or 200 (the same endpoint again). */
+export interface PushSubscriptionCreated {
+  id: string;
+}
+
+/** `GET /v1/users/<userId>/push-subscriptions` (API key, `read`) → 200. */
+export interface PushSubscriptionList {
+  userId: string;
+  /** Endpoint origins only; never the endpoint or the keys. Times ISO-8601 UTC. */
+  subscriptions: { id: string; origin: string; createdAt: string; lastPushedAt: string | null }[];
+}
+
+/** `GET /v1/push/vapid-public-key` → 200: the `applicationServerKey` for `pushManager.subscribe`. */
+export interface VapidPublicKeyResponse {
+  publicKey: string;
 }
 
 /** Where a publish was stored: one entry per target channel. */

@@ -1,17 +1,20 @@
 import {
   BadRequestException,
   Body,
+  CanActivate,
   Controller,
   Delete,
   Get,
   Headers,
   HttpCode,
   Inject,
+  Injectable,
   NotFoundException,
   Param,
   Post,
   Res,
   UnprocessableEntityException,
+  UseGuards,
 } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOkResponse, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
@@ -19,13 +22,25 @@ import { ApiKeyWithScope } from '../auth/api-key.guard';
 import { ClientRequestAuth } from '../auth/client-request';
 import { ApiErrorResponses } from '../common/api-errors';
 import { isUserId } from '../common/channel';
-import { AppConfig } from '../config/app-config';
+import { AppConfig, type VapidKeys } from '../config/app-config';
 import type { PushSubscriptionCreated, PushSubscriptionList, VapidPublicKeyResponse } from '../protocol/wire';
 import { PushSubscriptionDto } from './push-bodies';
 import { endpointProblem } from './push-endpoint';
 import { PushSubscriptions } from './push-subscriptions';
 
-const WEB_PUSH_OFF = 'Web Push is off (VAPID_PUBLIC_KEY, VAPID_PRIVATE_KEY and VAPID_SUBJECT are not set)';
+/** With Web Push off, every push route answers 404 — before its token, key or body is looked at. */
+@Injectable()
+export class WebPushOn implements CanActivate {
+  constructor(@Inject(AppConfig) private readonly config: AppConfig) {}
+
+  canActivate(): boolean {
+    if (!this.config.vapid)
+      throw new NotFoundException(
+        'Web Push is off (VAPID_PUBLIC_KEY, VAPID_PRIVATE_KEY and VAPID_SUBJECT are not set)',
+      );
+    return true;
+  }
+}
 
 const SUBSCRIPTION_BODY = {
   type: 'object',
@@ -44,6 +59,7 @@ const SUBSCRIPTION_BODY = {
 /** Browsers' Web Push subscriptions: the VAPID key to subscribe with, registration with a client token. */
 @ApiTags('push')
 @Controller('v1/push')
+@UseGuards(WebPushOn)
 export class PushController {
   constructor(
     @Inject(PushSubscriptions) private readonly subscriptions: PushSubscriptions,
@@ -55,8 +71,7 @@ export class PushController {
   @ApiOkResponse({ description: '`{publicKey}`: the applicationServerKey for pushManager.subscribe()' })
   @ApiErrorResponses(404)
   vapidPublicKey(): VapidPublicKeyResponse {
-    if (!this.config.vapid) throw new NotFoundException(WEB_PUSH_OFF);
-    return { publicKey: this.config.vapid.publicKey };
+    return { publicKey: (this.config.vapid as VapidKeys).publicKey };
   }
 
   @Post('subscriptions')
@@ -71,7 +86,6 @@ export class PushController {
     @Headers('authorization') authorization: string | undefined,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<PushSubscriptionCreated> {
-    if (!this.config.vapid) throw new NotFoundException(WEB_PUSH_OFF);
     const identity = await this.auth.identify(authorization);
     const problem = endpointProblem(body.endpoint, this.config.pushAllowPrivateEndpoints);
     if (problem) throw new UnprocessableEntityException(problem);
@@ -89,7 +103,6 @@ export class PushController {
     @Param('id') id: string,
     @Headers('authorization') authorization: string | undefined,
   ): Promise<void> {
-    if (!this.config.vapid) throw new NotFoundException(WEB_PUSH_OFF);
     const identity = await this.auth.identify(authorization);
     if (!(await this.subscriptions.remove(identity.userId, id)))
       throw new NotFoundException('you have no push subscription with this id');
@@ -99,12 +112,11 @@ export class PushController {
 /** A user's subscriptions, for publishers (`read`): where a push would go, without endpoints or keys. */
 @ApiTags('push')
 @Controller('v1/users')
+// Guards run bottom-up: Web Push off answers 404 before the key is checked.
 @ApiKeyWithScope('read')
+@UseGuards(WebPushOn)
 export class PushSubscriptionListController {
-  constructor(
-    @Inject(PushSubscriptions) private readonly subscriptions: PushSubscriptions,
-    @Inject(AppConfig) private readonly config: AppConfig,
-  ) {}
+  constructor(@Inject(PushSubscriptions) private readonly subscriptions: PushSubscriptions) {}
 
   @Get(':userId/push-subscriptions')
   @ApiOkResponse({
@@ -112,7 +124,6 @@ export class PushSubscriptionListController {
   })
   @ApiErrorResponses(400, 401, 403, 404, 503)
   async list(@Param('userId') userId: string): Promise<PushSubscriptionList> {
-    if (!this.config.vapid) throw new NotFoundException(WEB_PUSH_OFF);
     if (!isUserId(userId))
       throw new BadRequestException(
         'userId must be 1-200 characters of well-formed Unicode without control characters',
