@@ -29,12 +29,16 @@ export class MemoryPushLedger extends PushLedger {
     state: Extract<DeliveryState, 'pending' | 'no_subscriptions'>,
     ttlSeconds: number,
   ): Promise<string[]> {
-    const entry = this.live(content.id) ?? { content, users: new Map(), expiresAt: 0 };
+    const entry: Entry = this.live(content.id) ?? {
+      content,
+      users: new Map<string, DeliveryRecord>(),
+      expiresAt: 0,
+    };
     entry.expiresAt = Date.now() + ttlSeconds * 1000;
     this.entries.set(content.id, entry);
     const pending: string[] = [];
     for (const userId of userIds) {
-      const record = entry.users.get(userId) ?? { state };
+      const record: DeliveryRecord = entry.users.get(userId) ?? { state };
       entry.users.set(userId, record);
       if (record.state === 'pending') pending.push(userId);
     }

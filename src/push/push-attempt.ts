@@ -112,7 +112,8 @@ export function backoff(attempts: number, random: () => number = Math.random): n
 }
 
 function finalOf(record: DeliveryRecord, content: PushContent, userId: string): Settlement {
-  const { retry: _done, ...rest } = record;
+  const rest: DeliveryRecord = { ...record };
+  delete rest.retry;
   const accepted = rest.accepted ?? 0;
   if (accepted > 0) {
     return {

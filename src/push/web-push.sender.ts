@@ -81,10 +81,9 @@ export class WebPushSender {
     };
     const full = webpush.generateRequestDetails(subscription, JSON.stringify(message), options);
     if (byteLength(full.body) <= MAX_ENCRYPTED_BYTES) return full;
-    const { payload: _omitted, ...rest } = message;
     const slim = webpush.generateRequestDetails(
       subscription,
-      JSON.stringify({ ...rest, payloadOmitted: true }),
+      JSON.stringify({ ...message, payload: undefined, payloadOmitted: true }),
       options,
     );
     return byteLength(slim.body) <= MAX_ENCRYPTED_BYTES ? slim : undefined;
@@ -138,7 +137,7 @@ export class WebPushSender {
         url,
         {
           method: 'POST',
-          headers: details.headers as Record<string, string | number>,
+          headers: details.headers,
           agent: secure ? this.https : this.http,
           ...(this.allowPrivate ? {} : { lookup: publicOnlyLookup }),
         },

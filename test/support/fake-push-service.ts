@@ -72,18 +72,19 @@ export class FakePushService {
 
   /** Starts it on a free loopback port, for pushes signed with `vapidPublicKey` (base64url). */
   static async start(vapidPublicKey: string): Promise<FakePushService> {
-    let service: FakePushService | undefined;
+    const ready: { service?: FakePushService } = {};
     const server = createServer((request, response) => {
-      service?.handle(request, response);
+      ready.service?.handle(request, response);
     });
     server.on('error', () => undefined);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as AddressInfo;
-    service = new FakePushService(server, `http://127.0.0.1:${port}`, vapidPublicKey);
+    const service = new FakePushService(server, `http://127.0.0.1:${port}`, vapidPublicKey);
+    ready.service = service;
     server.on('connection', (socket) => {
-      service?.sockets.add(socket);
+      service.sockets.add(socket);
       socket.on('error', () => undefined);
-      socket.once('close', () => service?.sockets.delete(socket));
+      socket.once('close', () => service.sockets.delete(socket));
     });
     return service;
   }

@@ -177,6 +177,9 @@ export class FakeHeraldServer {
           tokenClaims = refreshed;
           return this.send(connection, socket, 'refreshed', { exp: refreshed.exp });
         }
+        case 'ack':
+          // No answer, as Herald's; the frame is in `received` for tests to look at.
+          return;
       }
     });
     this.send(connection, socket, 'ready', {
