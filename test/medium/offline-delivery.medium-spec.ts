@@ -62,7 +62,9 @@ describe.each([
     clients.push(client);
     return client;
   };
+  /** `at`: just before the request, so no due time computed by the server precedes it. */
   const publishPush = async (users: string[], fields: Record<string, unknown> = {}) => {
+    const at = Date.now();
     const response = await publish(app, {
       users,
       type: 'order.shipped',
@@ -71,7 +73,7 @@ describe.each([
       ...fields,
     });
     expect(response.status).toBe(202);
-    return { id: response.body.id as string, at: Date.now() };
+    return { id: response.body.id as string, at };
   };
   const queued = (id: string, userId: string) => app.app.get(PushLedger).isQueued(id, userId);
   /** The due time plus a margin of several polls has passed and the push left the queue. */
