@@ -76,15 +76,18 @@ export function waitForState(
   state: string,
   timeoutMs = 10_000,
 ): Promise<UserStatus> {
-  let last: UserStatus | undefined;
+  let seen = 'not asked yet';
   return waitUntil(
     async () => {
-      const { body } = await deliveryStatus(app, id);
-      last = body.users?.find((user) => user.userId === userId);
-      return last?.state === state ? last : undefined;
+      const { status, body } = await deliveryStatus(app, id);
+      const found = body.users?.find((user) => user.userId === userId);
+      seen = found ? found.state : `absent (${status} ${JSON.stringify(body)})`;
+      return found?.state === state ? found : undefined;
     },
     timeoutMs,
-    `${userId}'s record of ${id} to be ${state} (is ${last?.state ?? 'absent'})`,
+    `${userId}'s record of ${id} to be ${state}`,
     20,
-  );
+  ).catch((error: Error) => {
+    throw new Error(`${error.message}; last seen: ${seen}`);
+  });
 }
