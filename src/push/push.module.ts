@@ -21,8 +21,10 @@ import { WEB_PUSH_SENDER, WebPushSender } from './web-push.sender';
     {
       provide: WEB_PUSH_SENDER,
       inject: [AppConfig],
-      useFactory: (config: AppConfig): WebPushSender | null =>
-        config.vapid ? new WebPushSender(config.vapid, config.pushAllowPrivateEndpoints) : null,
+      useFactory: (config: AppConfig): Promise<WebPushSender | null> =>
+        config.vapid
+          ? WebPushSender.create(config.vapid, config.pushAllowPrivateEndpoints)
+          : Promise.resolve(null),
     },
     Acknowledgements,
     OfflineDelivery,

@@ -26,7 +26,7 @@ describe(WebPushSender.name, () => {
 
   beforeAll(async () => {
     service = await FakePushService.start(keys.publicKey);
-    sut = new WebPushSender(vapid, true, { connectMs: 1000, responseMs: 300 });
+    sut = await WebPushSender.create(vapid, true, { connectMs: 1000, responseMs: 300 });
   });
   afterAll(async () => {
     sut.close();
@@ -109,7 +109,7 @@ describe(WebPushSender.name, () => {
   });
 
   it('without PUSH_ALLOW_PRIVATE_ENDPOINTS, refuses a name that resolves to a loopback address', async () => {
-    const guarded = new WebPushSender(vapid, false);
+    const guarded = await WebPushSender.create(vapid, false);
     try {
       const viaName = { ...subscription, endpoint: subscription.endpoint.replace('127.0.0.1', 'localhost') };
       await expect(guarded.send(viaName, aMessage(), HEADERS)).resolves.toMatchObject({

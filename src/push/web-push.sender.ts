@@ -1,7 +1,7 @@
 import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import webpush from 'web-push';
+import type webpush from 'web-push';
 import type { VapidKeys } from '../config/app-config';
 import type { PushMessage, PushUrgency } from '../protocol/wire';
 import { isPrivateAddress } from './push-endpoint';
@@ -48,11 +48,25 @@ const MAX_SOCKETS_PER_ORIGIN = 64;
  * refuses names resolving to loopback/private addresses. Never throws: every failure is an outcome.
  */
 export class WebPushSender {
+  /**
+   * Loads web-push (half a second of start-up on a busy machine) only for a replica with Web Push
+   * on, and makes a sender.
+   */
+  static async create(
+    vapid: VapidKeys,
+    allowPrivate: boolean,
+    timeouts?: SenderTimeouts,
+  ): Promise<WebPushSender> {
+    const { default: library } = await import('web-push');
+    return new WebPushSender(library, vapid, allowPrivate, timeouts);
+  }
+
   private readonly http: HttpAgent;
   private readonly https: HttpsAgent;
   private readonly vapidDetails: { subject: string; publicKey: string; privateKey: string };
 
-  constructor(
+  private constructor(
+    private readonly library: typeof webpush,
     vapid: VapidKeys,
     private readonly allowPrivate: boolean,
     private readonly timeouts: SenderTimeouts = DEFAULT_TIMEOUTS,
@@ -79,9 +93,9 @@ export class WebPushSender {
       urgency: headers.urgency,
       ...(headers.topic === undefined ? {} : { topic: headers.topic }),
     };
-    const full = webpush.generateRequestDetails(subscription, JSON.stringify(message), options);
+    const full = this.library.generateRequestDetails(subscription, JSON.stringify(message), options);
     if (byteLength(full.body) <= MAX_ENCRYPTED_BYTES) return full;
-    const slim = webpush.generateRequestDetails(
+    const slim = this.library.generateRequestDetails(
       subscription,
       JSON.stringify({ ...message, payload: undefined, payloadOmitted: true }),
       options,
