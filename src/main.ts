@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createApp } from './app.factory';
+import { describeTopology } from './config/redis-topology';
 import { AppConfig, ConfigError, loadConfig } from './config/app-config';
 import { Lifecycle } from './lifecycle/lifecycle';
 import { printBanner } from './lifecycle/banner';
@@ -11,9 +12,7 @@ async function bootstrap(): Promise<void> {
   const config = loadConfig(process.env);
   const app = await createApp(config);
   await app.listen(config.port, '0.0.0.0');
-  new Logger('Herald').log(
-    `listening on port ${config.port} (engine: ${config.redisUrl ? 'redis' : 'memory'})`,
-  );
+  new Logger('Herald').log(`listening on port ${config.port} (engine: ${describeTopology(config.redis)})`);
   stopOnSignals(app, config);
   if (!config.production) printBanner(config, await app.getUrl());
 }

@@ -204,3 +204,24 @@ export interface DeliveryStatusResponse {
   id: string;
   users: { userId: string; state: DeliveryState; deliveredAt?: string; pushedAt?: string }[];
 }
+
+/** What each webhook event type carries in its `data`. */
+export interface WebhookEventData {
+  /** The first ack of a notification published with `push`, by any connection of the user. */
+  'notification.delivered': { notificationId: string; userId: string };
+  /** `subscriptions`: how many of the user's push subscriptions accepted it. */
+  'notification.pushed': { notificationId: string; userId: string; subscriptions: number };
+  'notification.push_failed': { notificationId: string; userId: string; reason: string };
+  'push_subscription.removed': { userId: string; subscriptionId: string; reason: string };
+}
+
+export type WebhookEventType = keyof WebhookEventData;
+
+/**
+ * The body Herald POSTs to `WEBHOOK_URL`, signed in `Herald-Signature`. `id` (UUID) and `createdAt`
+ * (ISO-8601 UTC) are set once, when the event happens, and stay the same on every retry: a receiver
+ * that sees an `id` again has seen that event.
+ */
+export type WebhookEvent = {
+  [T in WebhookEventType]: { id: string; type: T; createdAt: string; data: WebhookEventData[T] };
+}[WebhookEventType];

@@ -1,7 +1,7 @@
 /**
  * Herald's publisher SDK for backend services (Node ≥ 20): publish with an Idempotency-Key that
  * survives retries, retried on 503 / 429 / lost connections within a deadline, chunked to Herald's
- * limits; history, presence and delivery status; client-token signing. No runtime dependencies.
+ * limits; history, presence and delivery status; client-token signing; webhook verification. No runtime dependencies.
  * The NestJS module is in `@herald/publisher/nest`.
  */
 export {
@@ -23,6 +23,14 @@ export {
   type ClientTokenClaims,
   type ClientTokenKey,
 } from './client-token';
+export {
+  verifyWebhook,
+  DEFAULT_WEBHOOK_TOLERANCE_MS,
+  WEBHOOK_SIGNATURE_HEADER,
+  WebhookVerificationError,
+  type VerifyWebhookOptions,
+  type WebhookVerificationReason,
+} from './webhooks';
 export { RETRYABLE_STATUSES, type RetryOptions } from './retry';
 export {
   DEFAULT_MAX_PAYLOAD_BYTES,
@@ -42,4 +50,7 @@ export type {
   PresenceResponse,
   PublishBody,
   PublishResponse,
+  WebhookEvent,
+  WebhookEventData,
+  WebhookEventType,
 } from './wire';

@@ -55,6 +55,9 @@ export interface HistoryPage extends ChannelPosition {
 
 export type MessageListener = (message: ChannelMessage) => void;
 
+/** `affects` tells which channels may have missed messages; undefined: every channel. */
+export type ResyncListener = (affects: ((channel: string) => boolean) | undefined) => void;
+
 /**
  * Stores notifications in per-channel histories and carries them to every replica that is interested
  * in the channel. Guarantees, for both engines:
@@ -71,7 +74,7 @@ export type MessageListener = (message: ChannelMessage) => void;
  */
 export abstract class Broker {
   private readonly messageListeners: MessageListener[] = [];
-  private readonly resyncListeners: ((shard: string | undefined) => void)[] = [];
+  private readonly resyncListeners: ResyncListener[] = [];
 
   /**
    * Stores each notification in every one of its channels' histories and publishes it there, all in
@@ -108,25 +111,17 @@ export abstract class Broker {
 
   abstract close(): Promise<void>;
 
-  /**
-   * The engine shard that holds the channel: work for channels of one shard is paced together, and a
-   * shard's outage or failover concerns only its channels. One shard (`''`) unless the engine is
-   * partitioned.
-   */
-  shardOf(_channel: string): string {
-    return '';
-  }
-
   onMessage(listener: MessageListener): void {
     this.messageListeners.push(listener);
   }
 
   /**
-   * Called after this replica's subscription link was lost and is back: messages may have been missed
-   * on every channel of that shard (`undefined`: of every shard), and listeners should fill the gaps
-   * from history.
+   * Called after a subscription link of this replica was lost and is back, or moved to another node
+   * (a failover, a slot migration): messages may have been missed on every channel it affects (all
+   * when `affects` is undefined; on a cluster, the channels of the slots concerned), and listeners
+   * should fill the gaps from history.
    */
-  onResync(listener: (shard: string | undefined) => void): void {
+  onResync(listener: ResyncListener): void {
     this.resyncListeners.push(listener);
   }
 
@@ -134,7 +129,7 @@ export abstract class Broker {
     for (const listener of this.messageListeners) listener(message);
   }
 
-  protected emitResync(shard?: string): void {
-    for (const listener of this.resyncListeners) listener(shard);
+  protected emitResync(affects?: (channel: string) => boolean): void {
+    for (const listener of this.resyncListeners) listener(affects);
   }
 }

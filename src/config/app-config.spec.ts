@@ -9,7 +9,7 @@ describe(loadConfig.name, () => {
     expect(sut).toMatchObject({
       production: true,
       port: 3000,
-      redisUrl: undefined,
+      redis: undefined,
       historySize: 1000,
       historyTtlSeconds: 86400,
       idempotencyTtlSeconds: 86400,
@@ -37,7 +37,7 @@ describe(loadConfig.name, () => {
     });
     expect(sut).toMatchObject({
       port: 8080,
-      redisUrl: 'redis://:pw@redis:6379/0',
+      redis: { mode: 'single', url: 'redis://:pw@redis:6379/0', minReplicasAck: 0 },
       historySize: 50,
       heartbeatIntervalMs: 1000,
       logLevel: 'debug',
@@ -54,6 +54,7 @@ describe(loadConfig.name, () => {
     ['MAX_PAYLOAD_BYTES', '1.5'],
     ['JWT_SECRET', 'short'],
     ['API_KEYS', 'a, b'],
+    ['REDIS_MIN_REPLICAS_ACK', '-1'],
   ])('refuses %s=%s with a message naming the variable', (name, value) => {
     expect(() => loadConfig({ ...production, [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ ...production, [name]: value })).toThrow(new RegExp(`${name}=`));
@@ -197,6 +198,80 @@ describe('demo', () => {
     [{ JWKS_URL: 'https://idp.example/jwks' }, false],
   ])('exists with %j: %s', (env, demo) => {
     expect(loadConfig(env).demo).toBe(demo);
+  });
+});
+
+describe('webhooks', () => {
+  const secret = 'whsec-0123456789abcdef';
+
+  it('are off without WEBHOOK_URL', () => {
+    expect(loadConfig(production).webhook).toBeUndefined();
+  });
+
+  it('read WEBHOOK_URL and WEBHOOK_SECRET with the 5 s timeout and the default schedule', () => {
+    const sut = loadConfig({
+      ...production,
+      WEBHOOK_URL: 'https://hooks.example/herald',
+      WEBHOOK_SECRET: secret,
+    });
+    expect(sut.webhook).toEqual({
+      url: 'https://hooks.example/herald',
+      secret,
+      timeoutMs: 5000,
+      retryScheduleMs: [2_000, 8_000, 32_000, 128_000, 512_000, 2_048_000, 8_192_000, 14_400_000, 14_400_000],
+    });
+  });
+
+  it('keep the contract: first retry within 5 s, at least 8 attempts over at least an hour', () => {
+    const schedule = loadConfig({ ...production, WEBHOOK_URL: 'http://h.example', WEBHOOK_SECRET: secret })
+      .webhook?.retryScheduleMs as number[];
+    expect(schedule[0]).toBeLessThan(5000);
+    expect(schedule.length + 1).toBeGreaterThanOrEqual(8);
+    expect(schedule.reduce((sum, ms) => sum + ms, 0)).toBeGreaterThanOrEqual(3_600_000);
+  });
+
+  it('read WEBHOOK_TIMEOUT_MS and WEBHOOK_RETRY_SCHEDULE_MS', () => {
+    const sut = loadConfig({
+      ...production,
+      WEBHOOK_URL: 'http://127.0.0.1:9/hook',
+      WEBHOOK_SECRET: secret,
+      WEBHOOK_TIMEOUT_MS: '800',
+      WEBHOOK_RETRY_SCHEDULE_MS: '100,200',
+    });
+    expect(sut.webhook).toMatchObject({ timeoutMs: 800, retryScheduleMs: [100, 200] });
+  });
+
+  it.each([
+    [{ WEBHOOK_URL: 'https://hooks.example/x' }, /WEBHOOK_SECRET is required with WEBHOOK_URL/],
+    [{ WEBHOOK_SECRET: secret }, /WEBHOOK_SECRET is set but WEBHOOK_URL is not/],
+    [{ WEBHOOK_URL: 'https://hooks.example/x', WEBHOOK_SECRET: 'short' }, /WEBHOOK_SECRET=<hidden>: .*16/],
+    [
+      { WEBHOOK_URL: 'ftp://hooks.example/x', WEBHOOK_SECRET: secret },
+      /WEBHOOK_URL=<hidden>: must be an http/,
+    ],
+    [{ WEBHOOK_URL: 'hooks.example', WEBHOOK_SECRET: secret }, /WEBHOOK_URL=<hidden>/],
+    [
+      { WEBHOOK_URL: 'http://h.example', WEBHOOK_SECRET: secret, WEBHOOK_TIMEOUT_MS: '5' },
+      /WEBHOOK_TIMEOUT_MS=/,
+    ],
+    [
+      { WEBHOOK_URL: 'http://h.example', WEBHOOK_SECRET: secret, WEBHOOK_RETRY_SCHEDULE_MS: '1s,2s' },
+      /WEBHOOK_RETRY_SCHEDULE_MS=/,
+    ],
+    [
+      { WEBHOOK_URL: 'http://h.example', WEBHOOK_SECRET: secret, WEBHOOK_RETRY_SCHEDULE_MS: '0,100' },
+      /WEBHOOK_RETRY_SCHEDULE_MS must list/,
+    ],
+  ])('refuse %j naming the variable', (env, message) => {
+    expect(() => loadConfig({ ...production, ...env })).toThrow(ConfigError);
+    expect(() => loadConfig({ ...production, ...env })).toThrow(message);
+  });
+
+  it('never print the URL or the secret in a start-up error', () => {
+    const url = 'ftp://user:hunter2@hooks.example/t0ken';
+    const run = () => loadConfig({ ...production, WEBHOOK_URL: url, WEBHOOK_SECRET: 'sh0rt' });
+    expect(run).toThrow(ConfigError);
+    expect(run).not.toThrow(/hunter2|t0ken|sh0rt/);
   });
 });
 

@@ -1,6 +1,7 @@
 import { createECDH, createHash, createPublicKey, randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import { EnvironmentVariables, validateEnvironment } from './environment';
+import { parseRedisTopology, RedisTopology } from './redis-topology';
 
 /**
  * What an API key may do: `publish` (POST /v1/notifications, /batch), `read` (history, presence,
@@ -19,6 +20,18 @@ export interface ApiKey {
 
 /** The algorithm a public key verifies, by its type (RFC 7518 / RFC 8037 names). */
 export type PublicKeyAlgorithm = 'RS256' | 'ES256' | 'EdDSA';
+
+/** Where delivery events are POSTed, and how (WEBHOOK_* variables). */
+export interface WebhookConfig {
+  /** http:// or https://; may carry credentials or a token, so it is never logged (its origin is). */
+  url: string;
+  /** Signs every webhook (HMAC-SHA256); never logged. */
+  secret: string;
+  /** One attempt's whole exchange (connect, request, answer). */
+  timeoutMs: number;
+  /** The wait before retry n is entry n - 1; the event is dropped after attempt `length + 1`. */
+  retryScheduleMs: readonly number[];
+}
 
 /** The VAPID identity (RFC 8292) Herald signs Web Push requests with; all three set, or Web Push is off. */
 export interface VapidKeys {
@@ -44,7 +57,7 @@ export class AppConfig {
   readonly production: boolean;
   readonly port: number;
   /** Unset → the embedded in-memory engine (one replica only). */
-  readonly redisUrl: string | undefined;
+  readonly redis: RedisTopology | undefined;
   /** HS256 client tokens; unset → none are accepted. */
   readonly jwtSecret: string | undefined;
   /** A PEM public key for client tokens, newlines restored, with the one algorithm it verifies. */
@@ -72,6 +85,8 @@ export class AppConfig {
   readonly logLevel: EnvironmentVariables['LOG_LEVEL'];
   readonly publishRateLimit: number;
   readonly connectRateLimit: number;
+  /** Unset (no WEBHOOK_URL) → delivery events are discarded. */
+  readonly webhook: WebhookConfig | undefined;
   /** Web Push: on only with VAPID_PUBLIC_KEY, VAPID_PRIVATE_KEY and VAPID_SUBJECT. */
   readonly vapid: VapidKeys | undefined;
   /** `http://` and loopback/private-address push endpoints allowed (tests, self-hosted push services). */
@@ -85,10 +100,12 @@ export class AppConfig {
     generated: GeneratedSecrets,
     clientKeys: ClientTokenKeys,
     apiKeys: ApiKey[],
+    redis: RedisTopology | undefined,
+    webhook: WebhookConfig | undefined,
   ) {
     this.production = env.NODE_ENV === 'production';
     this.port = env.PORT;
-    this.redisUrl = env.REDIS_URL;
+    this.redis = redis;
     this.jwtSecret = clientKeys.jwtSecret;
     this.jwtPublicKey = clientKeys.jwtPublicKey;
     this.jwksUrl = clientKeys.jwksUrl;
@@ -109,6 +126,7 @@ export class AppConfig {
     this.logLevel = env.LOG_LEVEL;
     this.publishRateLimit = env.PUBLISH_RATE_LIMIT;
     this.connectRateLimit = env.CONNECT_RATE_LIMIT;
+    this.webhook = webhook;
     this.vapid =
       env.VAPID_PUBLIC_KEY && env.VAPID_PRIVATE_KEY && env.VAPID_SUBJECT
         ? { publicKey: env.VAPID_PUBLIC_KEY, privateKey: env.VAPID_PRIVATE_KEY, subject: env.VAPID_SUBJECT }
@@ -210,6 +228,41 @@ function isLoopback(hostname: string): boolean {
   return host === '::1';
 }
 
+const MAX_WEBHOOK_RETRIES = 100;
+
+/**
+ * WEBHOOK_URL (http or https) with its WEBHOOK_SECRET, the timeout and the retry schedule; undefined
+ * without WEBHOOK_URL. A problem names its variable, never the URL's or the secret's value.
+ */
+export function readWebhookConfig(
+  values: EnvironmentVariables,
+  problems: string[],
+): WebhookConfig | undefined {
+  const { WEBHOOK_URL: url, WEBHOOK_SECRET: secret } = values;
+  if (url === undefined) {
+    if (secret !== undefined) problems.push('WEBHOOK_SECRET is set but WEBHOOK_URL is not');
+    return undefined;
+  }
+  if (!isHttpUrl(url)) problems.push('WEBHOOK_URL=<hidden>: must be an http:// or https:// URL');
+  if (secret === undefined) {
+    problems.push('WEBHOOK_SECRET is required with WEBHOOK_URL (16+ characters; it signs every webhook)');
+  }
+  const retryScheduleMs = values.WEBHOOK_RETRY_SCHEDULE_MS.split(',').map(Number);
+  if (retryScheduleMs.length > MAX_WEBHOOK_RETRIES || retryScheduleMs.some((ms) => ms < 1)) {
+    problems.push(`WEBHOOK_RETRY_SCHEDULE_MS must list 1 to ${MAX_WEBHOOK_RETRIES} waits of at least 1 ms`);
+  }
+  return { url, secret: secret ?? '', timeoutMs: values.WEBHOOK_TIMEOUT_MS, retryScheduleMs };
+}
+
+function isHttpUrl(raw: string): boolean {
+  try {
+    const { protocol, hostname } = new URL(raw);
+    return (protocol === 'http:' || protocol === 'https:') && hostname !== '';
+  } catch {
+    return false;
+  }
+}
+
 const VAPID_VARIABLES = ['VAPID_PUBLIC_KEY', 'VAPID_PRIVATE_KEY', 'VAPID_SUBJECT'] as const;
 
 /**
@@ -273,6 +326,9 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
   const jwksProblem = values.JWKS_URL === undefined ? undefined : jwksUrlProblem(values.JWKS_URL);
   if (jwksProblem) problems.push(jwksProblem);
   problems.push(...vapidProblems(values));
+  const redis = parseRedisTopology(values);
+  if (Array.isArray(redis)) problems.push(...redis);
+  const webhook = readWebhookConfig(values, problems);
   if (problems.length > 0) throw new ConfigError(problems);
   const generated: GeneratedSecrets = {};
   if (!values.JWT_SECRET && !values.JWT_PUBLIC_KEY && !values.JWKS_URL) generated.jwtSecret = randomSecret();
@@ -287,5 +343,5 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     jwtPublicKey: typeof publicKey === 'object' ? publicKey : undefined,
     jwksUrl: values.JWKS_URL,
   };
-  return new AppConfig(values, generated, clientKeys, apiKeys);
+  return new AppConfig(values, generated, clientKeys, apiKeys, redis as RedisTopology | undefined, webhook);
 }

@@ -21,6 +21,9 @@ const toBoolean = ({ value }: { value: unknown }): unknown => {
   const word = value.trim().toLowerCase();
   return word === 'true' || word === '1' ? true : word === 'false' || word === '0' ? false : value;
 };
+export const DEFAULT_WEBHOOK_RETRY_SCHEDULE_MS: readonly number[] = [
+  2_000, 8_000, 32_000, 128_000, 512_000, 2_048_000, 8_192_000, 14_400_000, 14_400_000,
+];
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -42,6 +45,37 @@ export class EnvironmentVariables {
   @IsOptional()
   @Matches(/^rediss?:\/\/[^\s]+$/, { message: 'REDIS_URL must be a redis:// or rediss:// URL' })
   REDIS_URL?: string;
+
+  /** Checked by {@link loadConfig} (see redis-topology.ts). */
+  @IsOptional()
+  @IsString()
+  REDIS_CLUSTER_NODES?: string;
+
+  @IsOptional()
+  @IsString()
+  REDIS_SENTINELS?: string;
+
+  @IsOptional()
+  @IsString()
+  REDIS_SENTINEL_MASTER?: string;
+
+  @IsOptional()
+  @IsString()
+  REDIS_USERNAME?: string;
+
+  @IsOptional()
+  @IsString()
+  REDIS_PASSWORD?: string;
+
+  @IsOptional()
+  @IsString()
+  REDIS_SENTINEL_PASSWORD?: string;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(16)
+  REDIS_MIN_REPLICAS_ACK = 0;
 
   @IsOptional()
   @IsString()
@@ -155,10 +189,44 @@ export class EnvironmentVariables {
   @Min(10)
   @Max(60_000)
   PUSH_POLL_INTERVAL_MS = 1000;
+
+  /** Checked by {@link loadConfig}: an http:// or https:// URL. Never printed (it may carry a token). */
+  @IsOptional()
+  @IsString()
+  WEBHOOK_URL?: string;
+
+  @IsOptional()
+  @IsString()
+  @MinLength(16, { message: 'WEBHOOK_SECRET must be at least 16 characters' })
+  WEBHOOK_SECRET?: string;
+
+  /** One webhook attempt without a complete answer by then counts as failed (a timeout). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  @Max(60_000)
+  WEBHOOK_TIMEOUT_MS = 5000;
+
+  /**
+   * The waits before each retry, in ms: retry n waits the n-th entry; after the last, the event is
+   * dropped. The default, 2 s × 4ⁿ⁻¹ capped at 4 h: 10 attempts over about 11 h.
+   */
+  @Matches(/^\d+(,\d+)*$/, {
+    message: 'WEBHOOK_RETRY_SCHEDULE_MS must be comma-separated milliseconds, e.g. 2000,8000,32000',
+  })
+  WEBHOOK_RETRY_SCHEDULE_MS = DEFAULT_WEBHOOK_RETRY_SCHEDULE_MS.join(',');
 }
 
-/** Variables whose values a start-up error never prints: they hold credentials. */
-export const SECRET_VARIABLES: ReadonlySet<string> = new Set(['JWT_SECRET', 'API_KEYS', 'VAPID_PRIVATE_KEY']);
+/** Variables whose values a start-up error never prints: they hold credentials (a webhook URL may too). */
+export const SECRET_VARIABLES: ReadonlySet<string> = new Set([
+  'JWT_SECRET',
+  'API_KEYS',
+  'REDIS_PASSWORD',
+  'REDIS_SENTINEL_PASSWORD',
+  'WEBHOOK_URL',
+  'WEBHOOK_SECRET',
+  'VAPID_PRIVATE_KEY',
+]);
 
 /** Validates raw variables; returns the typed values or the list of problems, each naming its variable. */
 export function validateEnvironment(
@@ -167,6 +235,12 @@ export function validateEnvironment(
   const known = Object.keys(new EnvironmentVariables()).concat([
     'NODE_ENV',
     'REDIS_URL',
+    'REDIS_CLUSTER_NODES',
+    'REDIS_SENTINELS',
+    'REDIS_SENTINEL_MASTER',
+    'REDIS_USERNAME',
+    'REDIS_PASSWORD',
+    'REDIS_SENTINEL_PASSWORD',
     'JWT_SECRET',
     'JWT_PUBLIC_KEY',
     'JWKS_URL',
@@ -176,6 +250,8 @@ export function validateEnvironment(
     'VAPID_PUBLIC_KEY',
     'VAPID_PRIVATE_KEY',
     'VAPID_SUBJECT',
+    'WEBHOOK_URL',
+    'WEBHOOK_SECRET',
   ]);
   const present = Object.fromEntries(
     known.filter((name) => env[name] !== undefined && env[name] !== '').map((name) => [name, env[name]]),

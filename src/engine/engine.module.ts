@@ -1,8 +1,7 @@
-import { Global, Inject, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
+import { Global, Inject, Module, OnApplicationShutdown } from '@nestjs/common';
 import { Broker } from '../broker/broker';
 import { MemoryBroker } from '../broker/memory.broker';
-import { connectOrFail, createCommandClient, createSubscriberClient } from '../broker/redis/redis-client';
-import { RedisBroker } from '../broker/redis/redis.broker';
+import { connectRedisEngine } from './redis-engine';
 import { AppConfig } from '../config/app-config';
 import { Metrics } from '../metrics/metrics';
 import { IdempotencyStore } from '../idempotency/idempotency.store';
@@ -20,6 +19,9 @@ import { RedisPushSubscriptionStore } from '../push/redis-push-subscription.stor
 import { MemoryThrottlerStorage } from '../rate-limit/memory-throttler.storage';
 import { RedisThrottlerStorage } from '../rate-limit/redis-throttler.storage';
 import type { ThrottlerStorage } from '@nestjs/throttler';
+import { MemoryWebhookQueue } from '../webhooks/memory-webhook.queue';
+import { RedisWebhookQueue } from '../webhooks/redis/redis-webhook.queue';
+import { WebhookQueue } from '../webhooks/webhook-queue';
 
 /** Everything that lives in the engine (Redis, or this process for the embedded default). */
 export interface Engine {
@@ -27,44 +29,41 @@ export interface Engine {
   idempotency: IdempotencyStore;
   presence: PresenceRegistry;
   rateLimits: ThrottlerStorage;
+  webhooks: WebhookQueue;
   pushSubscriptions: PushSubscriptionStore;
   pushLedger: PushLedger;
   close(): Promise<void>;
 }
 
 /**
- * Decides the engine once, from REDIS_URL; the rest of the service only knows the abstractions.
- * An unreachable REDIS_URL stops start-up with a message naming it.
+ * Decides the engine once, from REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS; the rest of the
+ * service only knows the abstractions. An unreachable deployment stops start-up with a message naming
+ * its variable.
  */
 async function createEngine(config: AppConfig, metrics: Metrics): Promise<Engine> {
-  const options = { historySize: config.historySize, historyTtlSeconds: config.historyTtlSeconds };
-  if (!config.redisUrl) {
-    const broker = new MemoryBroker(options);
+  if (!config.redis) {
+    const broker = new MemoryBroker({
+      historySize: config.historySize,
+      historyTtlSeconds: config.historyTtlSeconds,
+    });
     return {
       broker,
       idempotency: new MemoryIdempotencyStore(),
       presence: new MemoryPresenceRegistry(),
       rateLimits: new MemoryThrottlerStorage(),
+      webhooks: new MemoryWebhookQueue(),
       pushSubscriptions: new MemoryPushSubscriptionStore(),
       pushLedger: new MemoryPushLedger(),
       close: () => broker.close(),
     };
   }
-  const logger = new Logger('Redis');
-  const commands = createCommandClient(config.redisUrl, logger, () =>
-    metrics.redisReconnects.inc({ role: 'commands' }),
-  );
-  const subscriber = createSubscriberClient(config.redisUrl, logger, () =>
-    metrics.redisReconnects.inc({ role: 'subscriber' }),
-  );
-  await Promise.all([connectOrFail(commands, config.redisUrl), connectOrFail(subscriber, config.redisUrl)]);
-  const broker = new RedisBroker(commands, subscriber, options);
-  await broker.start();
+  const { commands, broker } = await connectRedisEngine(config.redis, config, metrics);
   return {
     broker,
     idempotency: new RedisIdempotencyStore(commands),
     presence: new RedisPresenceRegistry(commands),
     rateLimits: new RedisThrottlerStorage(commands),
+    webhooks: new RedisWebhookQueue(commands),
     pushSubscriptions: new RedisPushSubscriptionStore(commands),
     pushLedger: new RedisPushLedger(commands),
     close: () => broker.close(),
@@ -83,6 +82,7 @@ export const RATE_LIMIT_STORAGE = Symbol('RateLimitStorage');
     { provide: IdempotencyStore, inject: [ENGINE], useFactory: (engine: Engine) => engine.idempotency },
     { provide: PresenceRegistry, inject: [ENGINE], useFactory: (engine: Engine) => engine.presence },
     { provide: RATE_LIMIT_STORAGE, inject: [ENGINE], useFactory: (engine: Engine) => engine.rateLimits },
+    { provide: WebhookQueue, inject: [ENGINE], useFactory: (engine: Engine) => engine.webhooks },
     {
       provide: PushSubscriptionStore,
       inject: [ENGINE],
@@ -95,6 +95,7 @@ export const RATE_LIMIT_STORAGE = Symbol('RateLimitStorage');
     IdempotencyStore,
     PresenceRegistry,
     RATE_LIMIT_STORAGE,
+    WebhookQueue,
     PushSubscriptionStore,
     PushLedger,
   ],

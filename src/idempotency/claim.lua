@@ -1,3 +1,4 @@
+#!lua
 -- Claims an Idempotency-Key, or returns what is already stored under it, as one atomic step: of two
 -- concurrent retries (on two replicas) exactly one claims the key and publishes.
 --

@@ -1,3 +1,4 @@
+import { describeTopology } from '../config/redis-topology';
 import jwt from 'jsonwebtoken';
 import { AppConfig } from '../config/app-config';
 
@@ -12,7 +13,9 @@ export function printBanner(config: AppConfig, url: string): void {
   const token = secret
     ? jwt.sign({ sub: 'alice', topics: ['*'] }, secret, { algorithm: 'HS256', expiresIn: '24h' })
     : '<a client token from your identity provider, or signed with your JWT_SECRET>';
-  const engine = config.redisUrl ? 'redis' : 'embedded memory (one replica; set REDIS_URL for Redis)';
+  const engine = config.redis
+    ? describeTopology(config.redis)
+    : 'embedded memory (one replica; set REDIS_URL for Redis)';
   const lines = [
     '',
     `Herald is listening on ${base}  (engine: ${engine})`,

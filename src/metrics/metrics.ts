@@ -72,6 +72,27 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly redisShardSubscriptions = new Gauge({
+    name: 'herald_redis_shard_subscriptions',
+    help: 'Redis Cluster: channels this replica holds a sharded subscription for, by shard (its master, host:port)',
+    labelNames: ['shard'] as const,
+    registers: [this.registry],
+  });
+
+  readonly redisShardReconnects = new Counter({
+    name: 'herald_redis_shard_reconnects_total',
+    help: "Redis Cluster: this replica's sharded pub/sub connection re-established after a loss, by shard",
+    labelNames: ['shard'] as const,
+    registers: [this.registry],
+  });
+
+  readonly redisShardResyncs = new Counter({
+    name: 'herald_redis_shard_resyncs_total',
+    help: 'Redis Cluster: slots whose subscriptions moved or came back (their channels catch up from history), by shard',
+    labelNames: ['shard'] as const,
+    registers: [this.registry],
+  });
+
   readonly replayed = new Counter({
     name: 'herald_notifications_replayed_total',
     help: 'Notifications sent from history: to a recovering client (recovery) or to fill a gap on this replica (catch_up)',
@@ -95,6 +116,25 @@ export class Metrics {
   readonly idempotentReplays = new Counter({
     name: 'herald_idempotent_replays_total',
     help: 'Publish requests answered with the stored response of an earlier request with the same Idempotency-Key',
+    registers: [this.registry],
+  });
+
+  readonly webhookAttempts = new Counter({
+    name: 'herald_webhook_attempts_total',
+    help: 'Webhook POSTs made by this replica, by outcome (delivered: 2xx; failed_status: another status; timeout; network_error: refused, reset, TLS…)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly webhooksDropped = new Counter({
+    name: 'herald_webhook_events_dropped_total',
+    help: 'Webhook events given up by this replica after their last attempt failed',
+    registers: [this.registry],
+  });
+
+  readonly webhooksPending = new Gauge({
+    name: 'herald_webhook_pending_events',
+    help: 'Webhook events waiting in the engine (due, waiting for a retry, or being sent), cluster-wide, as of this replica’s last poll',
     registers: [this.registry],
   });
 

@@ -1,3 +1,4 @@
+#!lua
 -- Admits a connection to a user's presence set unless the user already holds the maximum number of
 -- live connections, as one atomic step: concurrent connects on several replicas cannot overshoot
 -- MAX_CONNECTIONS_PER_USER.

@@ -41,13 +41,17 @@ export class RedisPresenceRegistry extends PresenceRegistry {
   async refresh(entries: readonly PresenceEntry[], ttlMs: number): Promise<void> {
     if (entries.length === 0) return;
     const expiry = Date.now() + ttlMs;
-    const pipeline = this.redis.pipeline();
-    for (const { userId, connectionId } of entries) {
-      // Not XX: entries that Redis lost (a restart without its data) come back with the next beat.
-      pipeline.zadd(presenceKey(userId), expiry, connectionId);
-      pipeline.pexpire(presenceKey(userId), 2 * ttlMs);
-    }
-    await engineCall(() => pipeline.exec());
+    // One call per key (auto-pipelining sends a tick's calls together, per node on a cluster; an
+    // explicit pipeline would have to stay in one slot).
+    await engineCall(() =>
+      Promise.all(
+        entries.flatMap(({ userId, connectionId }) => [
+          // Not XX: entries that Redis lost (a restart without its data) come back with the next beat.
+          this.redis.zadd(presenceKey(userId), expiry, connectionId),
+          this.redis.pexpire(presenceKey(userId), 2 * ttlMs),
+        ]),
+      ),
+    );
   }
 
   async remove({ userId, connectionId }: PresenceEntry): Promise<void> {

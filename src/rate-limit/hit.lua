@@ -1,3 +1,4 @@
+#!lua
 -- Counts one request in a fixed window and blocks the tracker once it passes the limit, as one
 -- atomic step, so that every replica draws on the same budget.
 --

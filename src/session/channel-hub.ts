@@ -15,7 +15,7 @@ import { Disconnect } from '../common/close-codes';
 /** How long joining a channel may wait for the engine before the join fails. */
 const SYNC_TIMEOUT_MS = 5000;
 
-/** Catch-ups and epoch ends per engine (shard): paced, see EngineWorkQueue. */
+/** Catch-ups and epoch ends of this replica, across the engine: paced, see EngineWorkQueue. */
 const WORK_QUEUE = { concurrency: 16, initialBackoffMs: 250, maxBackoffMs: 5000, logIntervalMs: 5000 };
 
 export type SubscribedAnswer = ServerEvents['subscribed'];
@@ -55,7 +55,7 @@ class ChannelState {
  * channel's notifications in offset order, once, with no gap:
  * - per channel, a {@link ChannelStream} orders what the engine delivers; when it needs history (a
  *   gap, a new epoch, a resync of the subscription link) the catch-up goes through one
- *   {@link EngineWorkQueue} per engine shard, paced and with bounded logging;
+ *   {@link EngineWorkQueue}, paced and with bounded logging;
  * - {@link join} is the one way onto a channel: the membership holds live notifications, the session
  *   gets its `subscribed` answer and, when recovering, the replay — written at the pace the client
  *   reads it — and then the held notifications that are newer.
@@ -66,15 +66,16 @@ class ChannelState {
 export class ChannelHub implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(ChannelHub.name);
   private readonly channels = new Map<string, ChannelState>();
-  private readonly workQueues = new Map<string, EngineWorkQueue>();
+  private readonly workQueue: EngineWorkQueue;
 
   constructor(
     @Inject(Broker) private readonly broker: Broker,
     @Inject(AppConfig) private readonly config: AppConfig,
     @Inject(Metrics) private readonly metrics: Metrics,
   ) {
+    this.workQueue = new EngineWorkQueue('engine', this.logger, WORK_QUEUE);
     broker.onMessage((message) => this.dispatch(message));
-    broker.onResync((shard) => this.resync(shard));
+    broker.onResync((affects) => this.resync(affects));
   }
 
   async onModuleInit(): Promise<void> {
@@ -82,7 +83,7 @@ export class ChannelHub implements OnModuleInit, OnApplicationShutdown {
   }
 
   onApplicationShutdown(): void {
-    for (const queue of this.workQueues.values()) queue.clear();
+    this.workQueue.clear();
   }
 
   /** Channels held on this replica. */
@@ -122,7 +123,7 @@ export class ChannelHub implements OnModuleInit, OnApplicationShutdown {
     const state = this.channels.get(channel);
     if (state && state.members.size === 0 && !state.pinned) {
       this.channels.delete(channel);
-      this.workQueue(channel).cancel(channel);
+      this.workQueue.cancel(channel);
       this.broker.unsubscribe(channel);
     }
   }
@@ -274,13 +275,13 @@ export class ChannelHub implements OnModuleInit, OnApplicationShutdown {
 
   /** What the stream may ask for after any input: a catch-up, or ending an epoch whose offsets were reused. */
   private afterStreamChange(state: ChannelState): void {
-    if (state.stream.needsCatchUp) this.workQueue(state.name).schedule(state.name, () => this.catchUp(state));
+    if (state.stream.needsCatchUp) this.workQueue.schedule(state.name, () => this.catchUp(state));
     if (state.stream.takeReusedOffsets()) this.scheduleEndLife(state);
   }
 
   private scheduleEndLife(state: ChannelState): void {
     const epoch = state.stream.epoch;
-    this.workQueue(state.name).schedule(`end-life:${state.name}`, () => this.endLife(state, epoch));
+    this.workQueue.schedule(`end-life:${state.name}`, () => this.endLife(state, epoch));
   }
 
   /** Writes each message, framed once per transport kind, to every member that is live on the channel. */
@@ -349,28 +350,18 @@ export class ChannelHub implements OnModuleInit, OnApplicationShutdown {
   }
 
   /**
-   * After the engine's subscription link (of one shard, or of every shard when `shard` is undefined)
-   * came back: messages may have been missed on every channel there, quiet ones included, so each
+   * After the engine's subscription link came back or moved (for the channels `affects` names; every
+   * channel when undefined): messages may have been missed there, quiet channels included, so each
    * catches up from history — through the paced queue, not all at once.
    */
-  private resync(shard: string | undefined): void {
+  private resync(affects: ((channel: string) => boolean) | undefined): void {
     let count = 0;
     for (const state of this.channels.values()) {
-      if (shard !== undefined && this.broker.shardOf(state.name) !== shard) continue;
+      if (affects && !affects(state.name)) continue;
       state.stream.resync();
       this.afterStreamChange(state);
       count += 1;
     }
     this.logger.log(`subscription link restored; catching up ${count} channels`);
-  }
-
-  private workQueue(channel: string): EngineWorkQueue {
-    const shard = this.broker.shardOf(channel);
-    let queue = this.workQueues.get(shard);
-    if (!queue) {
-      queue = new EngineWorkQueue(shard === '' ? 'engine' : `engine shard ${shard}`, this.logger, WORK_QUEUE);
-      this.workQueues.set(shard, queue);
-    }
-    return queue;
   }
 }

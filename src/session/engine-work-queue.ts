@@ -14,7 +14,7 @@ type Task = () => Promise<void>;
 
 /**
  * Engine work that must eventually succeed for many channels at once — catching a channel up from
- * history, ending a channel's epoch — paced per engine (per shard, once there are shards):
+ * history, ending a channel's epoch — paced per replica, across every shard of the engine:
  * - at most `concurrency` tasks run at once, so thousands of channels catching up after an outage
  *   do not all hit the engine in the same moment;
  * - a failure pauses the whole queue for one backoff (doubling per failed round, reset by a success)

@@ -1,9 +1,9 @@
-/** What offline delivery reports (the contract's webhook types and their `data`). */
-export type DeliveryEvent =
-  | { type: 'notification.delivered'; data: { notificationId: string; userId: string } }
-  | { type: 'notification.pushed'; data: { notificationId: string; userId: string; subscriptions: number } }
-  | { type: 'notification.push_failed'; data: { notificationId: string; userId: string; reason: string } }
-  | { type: 'push_subscription.removed'; data: { userId: string; subscriptionId: string; reason: string } };
+import type { WebhookEventData, WebhookEventType } from '../protocol/wire';
+
+/** What offline delivery reports (the contract's webhook types and their `data`, from the wire shapes). */
+export type DeliveryEvent = {
+  [T in WebhookEventType]: { type: T; data: WebhookEventData[T] };
+}[WebhookEventType];
 
 /**
  * Where acknowledgements and Web Push report what happened to a notification. The webhooks module

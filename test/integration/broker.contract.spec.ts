@@ -1,12 +1,8 @@
-import { Logger } from '@nestjs/common';
 import { Broker, ChannelMessage, NotificationDraft } from '../../src/broker/broker';
 import { MemoryBroker } from '../../src/broker/memory.broker';
-import {
-  connectOrFail,
-  createCommandClient,
-  createSubscriberClient,
-} from '../../src/broker/redis/redis-client';
-import { channelKeys, RedisBroker } from '../../src/broker/redis/redis.broker';
+import { channelKeys } from '../../src/broker/redis/redis.broker';
+import { connectRedisEngine } from '../../src/engine/redis-engine';
+import { Metrics } from '../../src/metrics/metrics';
 import { EngineTwin, engineTwins } from '../support/engines';
 import { waitUntil } from '../support/wait';
 
@@ -25,20 +21,16 @@ const aDraft = (n: number): NotificationDraft => ({
   createdAt: '2026-01-01T00:00:00.000Z',
 });
 
-const logger = new Logger('contract');
 const twins = engineTwins<Broker>({
   memory: () => new MemoryBroker({ historySize: HISTORY_SIZE, historyTtlSeconds: 60 }),
-  redis: async (server) => {
-    const commands = createCommandClient(server.url, logger, () => undefined);
-    const subscriber = createSubscriberClient(server.url, logger, () => undefined);
-    await Promise.all([connectOrFail(commands, server.url), connectOrFail(subscriber, server.url)]);
-    const broker = new RedisBroker(commands, subscriber, {
-      historySize: HISTORY_SIZE,
-      historyTtlSeconds: 60,
-    });
-    await broker.start();
-    return broker;
-  },
+  redis: async (server) =>
+    (
+      await connectRedisEngine(
+        server.topology,
+        { historySize: HISTORY_SIZE, historyTtlSeconds: 60 },
+        new Metrics(),
+      )
+    ).broker,
   close: (broker) => broker.close(),
 });
 
@@ -48,10 +40,10 @@ const peerOf = (engine: EngineTwin<Broker>, self: Broker): Promise<Broker> =>
 
 /** Drops a channel's history as expiry (or a Redis without persistence restarting) would. */
 async function loseHistory(engine: EngineTwin<Broker>, broker: Broker, channel: string): Promise<void> {
-  const server = engine.redis();
+  const server = engine.server();
   if (server) {
     const keys = channelKeys(channel);
-    await server.client().del(keys.meta, keys.history);
+    await (await server.client()).del(keys.meta, keys.history);
   } else {
     (broker as unknown as { channels: Map<string, unknown> }).channels.delete(channel);
   }
@@ -190,6 +182,23 @@ describe.each(twins)('Broker contract', (engine) => {
       const plain = await sut.publishMany([{ draft, channels: [a] }]);
       expect(plain[0][0].offset).toBe(2);
     });
+
+    // The memory engine has no link to lose.
+    (engine.name === 'memory' ? it.skip : it)(
+      'reports a resync that covers a channel once its cut subscription link is back, and delivers again',
+      async () => {
+        const channel = aChannel();
+        await sut.subscribe(channel);
+        const peer = await peerOf(engine, sut);
+        const resyncs: boolean[] = [];
+        sut.onResync((affects) => resyncs.push(affects === undefined || affects(channel)));
+        await engine.server()?.killSubscriptions();
+        await waitUntil(() => resyncs.includes(true), 10_000, 'a resync that covers the channel');
+        await peer.publish(aDraft(1), [channel]);
+        await waitUntil(() => received.some((message) => message.channel === channel), 5000, 'a delivery');
+        sut.unsubscribe(channel);
+      },
+    );
 
     it('is healthy end to end', async () => {
       await expect(sut.isHealthy()).resolves.toBe(true);

@@ -22,7 +22,7 @@ const aDoneRecord = (fingerprint: string, response: unknown = { id: 'n-1', deliv
 describe.each(
   engineTwins<IdempotencyStore>({
     memory: () => new MemoryIdempotencyStore(),
-    redis: (server) => new RedisIdempotencyStore(server.client()),
+    redis: async (server) => new RedisIdempotencyStore(await server.client()),
   }),
 )(`${IdempotencyStore.name} contract`, (engine) => {
   let sut: IdempotencyStore;

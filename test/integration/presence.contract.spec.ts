@@ -22,7 +22,7 @@ const anEntry = (userId: string, connectionId = `conn-${++counter}`): PresenceEn
 describe.each(
   engineTwins<PresenceRegistry>({
     memory: () => new MemoryPresenceRegistry(),
-    redis: (server) => new RedisPresenceRegistry(server.client()),
+    redis: async (server) => new RedisPresenceRegistry(await server.client()),
   }),
 )(`${PresenceRegistry.name} contract`, (engine) => {
   let sut: PresenceRegistry;

@@ -30,7 +30,7 @@ const aContent = (overrides: Partial<PushContent> = {}): PushContent => ({
 describe.each(
   engineTwins<PushLedger>({
     memory: () => new MemoryPushLedger(),
-    redis: (server) => new RedisPushLedger(server.client()),
+    redis: async (server) => new RedisPushLedger(await server.client()),
   }),
 )(`${PushLedger.name} contract`, (engine) => {
   let sut: PushLedger;

@@ -23,7 +23,7 @@ const aSubscription = (label = `${++counter}`): NewPushSubscription => ({
 describe.each(
   engineTwins<PushSubscriptionStore>({
     memory: () => new MemoryPushSubscriptionStore(),
-    redis: (server) => new RedisPushSubscriptionStore(server.client()),
+    redis: async (server) => new RedisPushSubscriptionStore(await server.client()),
   }),
 )(`${PushSubscriptionStore.name} contract`, (engine) => {
   let sut: PushSubscriptionStore;

@@ -21,7 +21,7 @@ const aKey = () => `publish:contract-${process.pid}-${Date.now().toString(36)}-$
 describe.each(
   engineTwins<ThrottlerStorage>({
     memory: () => new MemoryThrottlerStorage(),
-    redis: (server) => new RedisThrottlerStorage(server.client()),
+    redis: async (server) => new RedisThrottlerStorage(await server.client()),
   }),
 )('ThrottlerStorage contract', (engine) => {
   let sut: ThrottlerStorage;

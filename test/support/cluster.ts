@@ -1,5 +1,6 @@
 import { startApp, TestApp } from './app';
 import { RedisOptions, startRedis, TestRedis } from './redis';
+import { RedisClusterOptions, startRedisCluster, TestRedisCluster } from './redis-cluster';
 
 /** A Redis of the test's own and replicas of the built service on it. */
 export interface TestCluster {
@@ -39,3 +40,42 @@ export async function startCluster(
 /** from, from + 1, …, to */
 export const range = (from: number, to: number): number[] =>
   Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
+/** Replicas of the built service on a Redis Cluster of the test's own (see startRedisCluster). */
+export interface TestReplicasOnRedisCluster {
+  redis: TestRedisCluster;
+  replicas: TestApp[];
+  /** Starts one more replica on the same cluster (stopped by stop()). */
+  addReplica(env?: Record<string, string | undefined>): Promise<TestApp>;
+  /** Kills every replica and the cluster. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a Redis Cluster (`clusterOptions`; 3 masters with a replica each by default) and `count`
+ * replicas with REDIS_CLUSTER_NODES set to its nodes; `env` applies to each.
+ */
+export async function startReplicasOnRedisCluster(
+  count: number,
+  env: Record<string, string | undefined> = {},
+  clusterOptions: RedisClusterOptions = {},
+): Promise<TestReplicasOnRedisCluster> {
+  const redis = await startRedisCluster(clusterOptions);
+  const replicas: TestApp[] = [];
+  const addReplica = async (extra: Record<string, string | undefined> = {}) => {
+    const replica = await startApp({ ...env, ...extra, REDIS_CLUSTER_NODES: redis.seeds });
+    replicas.push(replica);
+    return replica;
+  };
+  const stop = async () => {
+    await Promise.all(replicas.map((replica) => replica.kill()));
+    await redis.stop();
+  };
+  try {
+    await Promise.all(Array.from({ length: count }, () => addReplica()));
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { redis, replicas, addReplica, stop };
+}

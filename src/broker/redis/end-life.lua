@@ -1,3 +1,4 @@
+#!lua
 -- Ends a channel's history life if it is still in the given epoch: the next publish (or read) starts
 -- a new epoch at offset 0. Used when Redis reused offsets that replicas had already delivered (it
 -- lost its last writes in a crash between AOF fsyncs). Every key is in the channel's hash slot.

@@ -1,3 +1,4 @@
+#!lua
 -- Reads a channel's position and its stored notifications after an offset, as one atomic step, so
 -- the position and the entries agree while publishers keep appending. A channel with no history
 -- starts a new life here (epoch from ARGV[3], offset 0), so a subscriber that saw "offset 0, epoch e"

@@ -1,3 +1,4 @@
+#!lua
 -- Stores one notification in one channel's history and publishes it, as one atomic step.
 -- Atomic because the offset a notification gets, its place in the history stream and the order in
 -- which subscribers receive it must agree: with publishers on many replicas, every subscriber then
@@ -15,7 +16,9 @@
 -- ARGV[7]  the publishing replica's clock (ms), for the delivery-lag metric
 -- ARGV[8]  dedupe TTL in seconds; 0 = no dedupe. With it, a notification id already stored in this
 --          channel is not stored again (a retry after a partial failure) and its delivery is returned.
+-- ARGV[9]  PUBLISH, or SPUBLISH on a Redis Cluster (sharded pub/sub: the channel is in KEYS' slot)
 -- Returns {offset, epoch}. Publishes "<offset>:<epoch>:<ARGV[7]>:<data JSON>".
+-- The #!lua line makes Redis enforce that every key and shard channel is in one slot.
 local dedupe = tonumber(ARGV[8])
 if dedupe > 0 then
   local seen = redis.call('GET', KEYS[3])
@@ -36,7 +39,7 @@ local data = ARGV[5] .. offset .. ',"epoch":"' .. epoch .. '"' .. ARGV[6]
 redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[2], offset .. '-0', 'd', data)
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 redis.call('EXPIRE', KEYS[2], ARGV[3])
-redis.call('PUBLISH', ARGV[4], offset .. ':' .. epoch .. ':' .. ARGV[7] .. ':' .. data)
+redis.call(ARGV[9], ARGV[4], offset .. ':' .. epoch .. ':' .. ARGV[7] .. ':' .. data)
 if dedupe > 0 then
   redis.call('SET', KEYS[3], offset .. ':' .. epoch, 'EX', dedupe)
 end

@@ -1,17 +1,23 @@
-import { Logger } from '@nestjs/common';
+import type { Cluster, Result } from 'ioredis';
 import type Redis from 'ioredis';
-import type { Result } from 'ioredis';
-import { randomBytes } from 'node:crypto';
+import calculateSlot from 'cluster-key-slot';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { engineCall, EngineUnavailableError } from '../../common/errors';
+import type { EngineCommands } from '../../engine/engine-commands';
 import { Broker, ChannelMessage, Delivery, HistoryPage, PublishRequest } from '../broker';
 import { dataHead, dataTail, newEpoch } from '../notification-encoding';
+import type { PubSubLink } from './pubsub-link';
 
 export interface RedisBrokerOptions {
   historySize: number;
   historyTtlSeconds: number;
+  /** REDIS_MIN_REPLICAS_ACK: a publish resolves only once this many replicas of each shard it wrote to have it. */
+  minReplicasAck: number;
 }
+
+/** How long WAIT gives the replicas (REDIS_MIN_REPLICAS_ACK). */
+const REPLICA_ACK_TIMEOUT_MS = 1000;
 
 interface Waiter {
   resolve: () => void;
@@ -44,44 +50,39 @@ export const channelKeys = (channel: string) => ({
 const storedKey = (channel: string, id: string): string => `herald:{${channel}}:stored:${id}`;
 
 const PUBSUB_PREFIX = 'herald:{';
-const PROBE_TIMEOUT_MS = 1000;
 
 const script = (name: string): string => readFileSync(join(__dirname, name), 'utf8');
 
 /**
- * The Redis engine. History and offsets live in Redis (see publish.lua / history.lua); fan-out is
- * interest-based: this replica SUBSCRIBEs a channel only while it holds a connection on it, so a
- * notification for one user reaches only the replicas that hold that user. Subscription changes made
- * in one tick go to Redis as one SUBSCRIBE and one UNSUBSCRIBE.
+ * The Redis engine, on one Redis, a Sentinel-managed master or a Redis Cluster. History and offsets
+ * live in Redis (see publish.lua / history.lua); fan-out is interest-based: this replica subscribes a
+ * channel (classic pub/sub, or sharded pub/sub on a cluster — see {@link PubSubLink}) only while it
+ * holds a connection on it, so a notification for one user reaches only the replicas that hold that
+ * user. Subscription changes made in one tick go to Redis together.
  */
 export class RedisBroker extends Broker {
-  private readonly logger = new Logger(RedisBroker.name);
   /** Per channel, the last subscription change asked for in this tick, and who waits for it. */
   private readonly pendingChanges = new Map<string, { subscribe: boolean; waiters: Waiter[] }>();
   private flushScheduled = false;
-  private readonly probeChannel = `herald:probe:${randomBytes(8).toString('hex')}`;
-  private readonly probes = new Map<string, () => void>();
-  private everReady = false;
 
   constructor(
-    private readonly commands: Redis,
-    private readonly subscriber: Redis,
+    private readonly commands: EngineCommands,
+    private readonly link: PubSubLink,
     private readonly options: RedisBrokerOptions,
   ) {
     super();
     commands.defineCommand('heraldPublish', { numberOfKeys: 3, lua: script('publish.lua') });
     commands.defineCommand('heraldHistory', { numberOfKeys: 2, lua: script('history.lua') });
     commands.defineCommand('heraldEndLife', { numberOfKeys: 2, lua: script('end-life.lua') });
-    subscriber.on('message', (pubsubChannel: string, message: string) =>
-      this.receive(pubsubChannel, message),
+    link.onMessage((pubsubChannel, message) => this.receive(pubsubChannel, message));
+    link.onResync((affects) =>
+      this.emitResync(affects && ((channel) => affects(channelKeys(channel).pubsub))),
     );
-    subscriber.on('ready', () => this.onSubscriberReady());
   }
 
-  /** Subscribes the probe channel used by {@link isHealthy}; call once both clients are connected. */
+  /** Prepares the link's health probes; call once both clients are connected. */
   async start(): Promise<void> {
-    await this.subscriber.subscribe(this.probeChannel);
-    this.everReady = true;
+    await this.link.start();
   }
 
   async publishMany(requests: readonly PublishRequest[]): Promise<Delivery[][]> {
@@ -107,12 +108,14 @@ export class RedisBroker extends Broker {
               tail,
               now,
               dedupeTtlSeconds,
+              this.link.publishCommand,
             )
             .then(([offset, channelEpoch]): Delivery => ({ channel, offset, epoch: channelEpoch })),
         );
       }
     }
     const deliveries = await engineCall(() => Promise.all(calls));
+    if (this.options.minReplicasAck > 0) await this.awaitReplicas(deliveries);
     let next = 0;
     return requests.map(({ channels }) => deliveries.slice(next, (next += channels.length)));
   }
@@ -149,40 +152,39 @@ export class RedisBroker extends Broker {
     this.change(channel, false);
   }
 
-  async isHealthy(): Promise<boolean> {
-    if (this.commands.status !== 'ready' || this.subscriber.status !== 'ready') return false;
-    const nonce = randomBytes(8).toString('hex');
-    const received = new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => {
-        this.probes.delete(nonce);
-        resolve(false);
-      }, PROBE_TIMEOUT_MS);
-      this.probes.set(nonce, () => {
-        clearTimeout(timer);
-        resolve(true);
-      });
-    });
-    try {
-      await this.commands.publish(this.probeChannel, nonce);
-    } catch {
-      this.probes.get(nonce)?.();
-      return false;
-    }
-    return received;
+  isHealthy(): Promise<boolean> {
+    return this.link.isHealthy(this.commands);
   }
 
   async close(): Promise<void> {
-    await Promise.allSettled([this.subscriber.quit(), this.commands.quit()]);
-    this.subscriber.disconnect();
+    await Promise.allSettled([this.link.close(), this.commands.quit()]);
     this.commands.disconnect();
   }
 
+  /**
+   * REDIS_MIN_REPLICAS_ACK: WAIT on the connection that wrote, per shard written to (one Redis: the one
+   * connection), so the 202 follows only writes that replicas hold; fewer → 503 (the notification is
+   * stored: a retry under the same Idempotency-Key completes it without a duplicate).
+   */
+  private async awaitReplicas(deliveries: readonly Delivery[]): Promise<void> {
+    const wanted = this.options.minReplicasAck;
+    const connections = isCluster(this.commands)
+      ? shardConnections(
+          this.commands,
+          deliveries.map(({ channel }) => channelKeys(channel).meta),
+        )
+      : [this.commands];
+    const acked = await engineCall(() =>
+      Promise.all(connections.map((connection) => connection.wait(wanted, REPLICA_ACK_TIMEOUT_MS))),
+    );
+    const fewest = Math.min(...acked);
+    if (fewest < wanted)
+      throw new EngineUnavailableError(
+        `${fewest} of the ${wanted} replicas REDIS_MIN_REPLICAS_ACK asks for acknowledged the write`,
+      );
+  }
+
   private receive(pubsubChannel: string, message: string): void {
-    if (pubsubChannel === this.probeChannel) {
-      this.probes.get(message)?.();
-      this.probes.delete(message);
-      return;
-    }
     // "<offset>:<epoch>:<publishedAt>:<data>" on "herald:{<channel>}"; epochs are base64url (no ':').
     const first = message.indexOf(':');
     const second = message.indexOf(':', first + 1);
@@ -211,7 +213,7 @@ export class RedisBroker extends Broker {
   }
 
   /**
-   * Sends the tick's changes: one UNSUBSCRIBE, then one SUBSCRIBE (commands on one connection take
+   * Sends the tick's changes: the unsubscriptions, then the subscriptions (on one connection they take
    * effect in order). A subscribe's waiters are resolved once Redis acknowledged it (rejected if it
    * failed); a subscribe that was undone in the same tick resolves them at once.
    */
@@ -222,29 +224,31 @@ export class RedisBroker extends Broker {
     const unsubscribe = changes.filter(([, change]) => !change.subscribe);
     const subscribe = changes.filter(([, change]) => change.subscribe);
     unsubscribe.forEach(([, change]) => change.waiters.forEach((waiter) => waiter.resolve()));
-    if (unsubscribe.length > 0) {
-      this.subscriber
-        .unsubscribe(...unsubscribe.map(([channel]) => channelKeys(channel).pubsub))
-        .catch((error: Error) => this.logger.warn(`unsubscribe failed: ${error.message}`));
-    }
-    if (subscribe.length > 0) {
-      const waiters = subscribe.flatMap(([, change]) => change.waiters);
-      this.subscriber.subscribe(...subscribe.map(([channel]) => channelKeys(channel).pubsub)).then(
-        () => waiters.forEach((waiter) => waiter.resolve()),
-        (error: Error) => waiters.forEach((waiter) => waiter.reject(new EngineUnavailableError(error))),
-      );
-    }
-  }
-
-  /**
-   * After a reconnect ioredis has re-sent our subscriptions; a PING answered on the same connection
-   * proves they are in effect, and from then on listeners can fill what was missed from history.
-   */
-  private onSubscriberReady(): void {
-    if (!this.everReady) return;
-    this.subscriber.ping().then(
-      () => this.emitResync(),
-      (error: Error) => this.logger.warn(`resync ping failed: ${error.message}`),
+    if (unsubscribe.length > 0)
+      this.link.unsubscribe(unsubscribe.map(([channel]) => channelKeys(channel).pubsub));
+    if (subscribe.length === 0) return;
+    void this.link.subscribe(subscribe.map(([channel]) => channelKeys(channel).pubsub)).then((errors) =>
+      subscribe.forEach(([, change], index) => {
+        const error = errors[index];
+        for (const waiter of change.waiters) {
+          if (error) waiter.reject(new EngineUnavailableError(error));
+          else waiter.resolve();
+        }
+      }),
     );
   }
+}
+
+const isCluster = (commands: EngineCommands): commands is Cluster =>
+  'slots' in commands && 'nodes' in commands;
+
+/** The master connections that serve the keys' slots (the ones the writes went out on). */
+function shardConnections(cluster: Cluster, keys: readonly string[]): Redis[] {
+  const owners = new Set(keys.map((key) => cluster.slots[calculateSlot(key)]?.[0]));
+  const masters = cluster.nodes('master');
+  return [...owners].map((owner) => {
+    const connection = masters.find(({ options }) => `${options.host}:${options.port}` === owner);
+    if (!connection) throw new EngineUnavailableError(`no connection to the master ${owner ?? 'of a slot'}`);
+    return connection;
+  });
 }
