@@ -14,6 +14,7 @@ import { MetricsModule } from './metrics/metrics.module';
 import { LifecycleModule } from './lifecycle/lifecycle';
 import { PublishModule } from './publish/publish.module';
 import { PresenceModule } from './presence/presence.module';
+import { PushModule } from './push/push.module';
 import { SseModule } from './sse/sse.module';
 import { WebhooksModule } from './webhooks/webhooks.module';
 
@@ -33,6 +34,7 @@ export class AppModule {
         SseModule,
         LifecycleModule,
         PublishModule,
+        PushModule,
         HealthModule,
         PresenceModule,
         HistoryModule,

@@ -6,6 +6,8 @@ export interface NotificationDraft {
   payload: unknown;
   /** ISO-8601 UTC. */
   createdAt: string;
+  /** ISO-8601 UTC, when the publisher set one; carried in the `notification` frame. */
+  expiresAt?: string;
 }
 
 /**

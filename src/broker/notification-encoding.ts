@@ -12,7 +12,8 @@ export function dataHead(id: string, channel: string): string {
 
 export function dataTail(draft: NotificationDraft): string {
   const payload = JSON.stringify(draft.payload) ?? 'null';
-  return `,"type":${JSON.stringify(draft.type)},"payload":${payload},"createdAt":${JSON.stringify(draft.createdAt)}}`;
+  const expiresAt = draft.expiresAt === undefined ? '' : `,"expiresAt":${JSON.stringify(draft.expiresAt)}`;
+  return `,"type":${JSON.stringify(draft.type)},"payload":${payload},"createdAt":${JSON.stringify(draft.createdAt)}${expiresAt}}`;
 }
 
 export function composeData(head: string, offset: number, epoch: string, tail: string): string {

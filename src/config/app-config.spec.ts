@@ -1,4 +1,4 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { createECDH, generateKeyPairSync } from 'node:crypto';
 import { ConfigError, loadConfig, parseApiKeys } from './app-config';
 
 const production = { NODE_ENV: 'production', JWT_SECRET: 's'.repeat(32), API_KEYS: 'backend:k1,k2' };
@@ -272,5 +272,83 @@ describe('webhooks', () => {
     const run = () => loadConfig({ ...production, WEBHOOK_URL: url, WEBHOOK_SECRET: 'sh0rt' });
     expect(run).toThrow(ConfigError);
     expect(run).not.toThrow(/hunter2|t0ken|sh0rt/);
+  });
+});
+
+describe('Web Push (VAPID)', () => {
+  const aKeyPair = () => {
+    const ecdh = createECDH('prime256v1');
+    ecdh.generateKeys();
+    return {
+      VAPID_PUBLIC_KEY: ecdh.getPublicKey().toString('base64url'),
+      VAPID_PRIVATE_KEY: ecdh.getPrivateKey().toString('base64url'),
+    };
+  };
+  const vapid = () => ({ ...aKeyPair(), VAPID_SUBJECT: 'mailto:ops@example.com' });
+
+  it('is off without the VAPID variables, with private endpoints refused and a 1 s poll', () => {
+    expect(loadConfig(production)).toMatchObject({
+      vapid: undefined,
+      pushAllowPrivateEndpoints: false,
+      pushPollIntervalMs: 1000,
+    });
+  });
+
+  it('is on with all three, and reads the push knobs', () => {
+    const env = vapid();
+    const sut = loadConfig({
+      ...production,
+      ...env,
+      PUSH_ALLOW_PRIVATE_ENDPOINTS: 'true',
+      PUSH_POLL_INTERVAL_MS: '50',
+    });
+    expect(sut.vapid).toEqual({
+      publicKey: env.VAPID_PUBLIC_KEY,
+      privateKey: env.VAPID_PRIVATE_KEY,
+      subject: 'mailto:ops@example.com',
+    });
+    expect(sut).toMatchObject({ pushAllowPrivateEndpoints: true, pushPollIntervalMs: 50 });
+  });
+
+  it.each([
+    [['VAPID_PUBLIC_KEY'], 'VAPID_PRIVATE_KEY and VAPID_SUBJECT must be set too'],
+    [['VAPID_PUBLIC_KEY', 'VAPID_PRIVATE_KEY'], 'VAPID_SUBJECT must be set too'],
+    [['VAPID_SUBJECT'], 'VAPID_PUBLIC_KEY and VAPID_PRIVATE_KEY must be set too'],
+  ])('with only %j set, stops naming the missing ones', (names, message) => {
+    const env = vapid();
+    const partial = Object.fromEntries(names.map((name) => [name, env[name as keyof typeof env]]));
+    expect(() => loadConfig({ ...production, ...partial })).toThrow(message);
+  });
+
+  it('refuses keys that are not a P-256 pair, never printing the private key', () => {
+    const env = vapid();
+    const other = aKeyPair();
+    const problem = (overrides: Record<string, string>): string => {
+      try {
+        loadConfig({ ...production, ...env, ...overrides });
+      } catch (error) {
+        return (error as Error).message;
+      }
+      return 'accepted';
+    };
+    expect(problem({ VAPID_PUBLIC_KEY: 'not-a-key' })).toContain('VAPID_PUBLIC_KEY must be base64url');
+    expect(problem({ VAPID_PRIVATE_KEY: `${env.VAPID_PRIVATE_KEY}==` })).toContain(
+      'VAPID_PRIVATE_KEY must be base64url',
+    );
+    expect(problem({ VAPID_PUBLIC_KEY: other.VAPID_PUBLIC_KEY })).toContain(
+      'VAPID_PUBLIC_KEY is not the public key of VAPID_PRIVATE_KEY',
+    );
+    const zero = Buffer.alloc(32).toString('base64url');
+    expect(problem({ VAPID_PRIVATE_KEY: zero })).toContain(
+      'VAPID_PRIVATE_KEY is not a valid P-256 private key',
+    );
+    expect(problem({ VAPID_PRIVATE_KEY: zero })).not.toContain(zero);
+    expect(problem({ VAPID_SUBJECT: 'ops@example.com' })).toContain('VAPID_SUBJECT must be a mailto:');
+  });
+
+  it.each(['yes', '2'])('refuses PUSH_ALLOW_PRIVATE_ENDPOINTS=%s', (value) => {
+    expect(() => loadConfig({ ...production, PUSH_ALLOW_PRIVATE_ENDPOINTS: value })).toThrow(
+      'PUSH_ALLOW_PRIVATE_ENDPOINTS must be true or false',
+    );
   });
 });

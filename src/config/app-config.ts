@@ -1,9 +1,12 @@
-import { createHash, createPublicKey, randomBytes } from 'node:crypto';
+import { createECDH, createHash, createPublicKey, randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import { EnvironmentVariables, validateEnvironment } from './environment';
 import { parseRedisTopology, RedisTopology } from './redis-topology';
 
-/** What an API key may do: `publish` (POST /v1/notifications, /batch), `read` (history, presence). */
+/**
+ * What an API key may do: `publish` (POST /v1/notifications, /batch), `read` (history, presence,
+ * delivery status, push-subscription lists).
+ */
 export const API_SCOPES = ['publish', 'read'] as const;
 export type ApiScope = (typeof API_SCOPES)[number];
 
@@ -28,6 +31,16 @@ export interface WebhookConfig {
   timeoutMs: number;
   /** The wait before retry n is entry n - 1; the event is dropped after attempt `length + 1`. */
   retryScheduleMs: readonly number[];
+}
+
+/** The VAPID identity (RFC 8292) Herald signs Web Push requests with; all three set, or Web Push is off. */
+export interface VapidKeys {
+  /** base64url of the uncompressed P-256 point (65 bytes), as browsers take it (`applicationServerKey`). */
+  publicKey: string;
+  /** base64url of the 32-byte private scalar. */
+  privateKey: string;
+  /** `mailto:…` or `https://…` */
+  subject: string;
 }
 
 /** Secrets this process made up because none were configured (development only). */
@@ -74,6 +87,12 @@ export class AppConfig {
   readonly connectRateLimit: number;
   /** Unset (no WEBHOOK_URL) → delivery events are discarded. */
   readonly webhook: WebhookConfig | undefined;
+  /** Web Push: on only with VAPID_PUBLIC_KEY, VAPID_PRIVATE_KEY and VAPID_SUBJECT. */
+  readonly vapid: VapidKeys | undefined;
+  /** `http://` and loopback/private-address push endpoints allowed (tests, self-hosted push services). */
+  readonly pushAllowPrivateEndpoints: boolean;
+  /** How often each replica looks for due pushes. */
+  readonly pushPollIntervalMs: number;
   readonly generated: GeneratedSecrets;
 
   constructor(
@@ -108,6 +127,12 @@ export class AppConfig {
     this.publishRateLimit = env.PUBLISH_RATE_LIMIT;
     this.connectRateLimit = env.CONNECT_RATE_LIMIT;
     this.webhook = webhook;
+    this.vapid =
+      env.VAPID_PUBLIC_KEY && env.VAPID_PRIVATE_KEY && env.VAPID_SUBJECT
+        ? { publicKey: env.VAPID_PUBLIC_KEY, privateKey: env.VAPID_PRIVATE_KEY, subject: env.VAPID_SUBJECT }
+        : undefined;
+    this.pushAllowPrivateEndpoints = env.PUSH_ALLOW_PRIVATE_ENDPOINTS;
+    this.pushPollIntervalMs = env.PUSH_POLL_INTERVAL_MS;
     this.generated = generated;
   }
 }
@@ -238,6 +263,47 @@ function isHttpUrl(raw: string): boolean {
   }
 }
 
+const VAPID_VARIABLES = ['VAPID_PUBLIC_KEY', 'VAPID_PRIVATE_KEY', 'VAPID_SUBJECT'] as const;
+
+/**
+ * The VAPID variables go together: one or two of them → a problem naming the missing ones. The keys
+ * must be base64url (no padding) of a P-256 key pair — the public one the uncompressed point of the
+ * private one (`npx web-push generate-vapid-keys` prints such a pair). Never prints the private key.
+ */
+export function vapidProblems(env: Pick<EnvironmentVariables, (typeof VAPID_VARIABLES)[number]>): string[] {
+  const missing = VAPID_VARIABLES.filter((name) => !env[name]);
+  if (missing.length === VAPID_VARIABLES.length) return [];
+  if (missing.length > 0) {
+    const set = VAPID_VARIABLES.filter((name) => env[name]);
+    return [
+      `${missing.join(' and ')} must be set too: Web Push needs all of ${VAPID_VARIABLES.join(', ')} (${set.join(' and ')} set)`,
+    ];
+  }
+  const publicKey = base64url(env.VAPID_PUBLIC_KEY as string);
+  const privateKey = base64url(env.VAPID_PRIVATE_KEY as string);
+  const problems: string[] = [];
+  if (publicKey?.length !== 65 || publicKey[0] !== 0x04)
+    problems.push(
+      'VAPID_PUBLIC_KEY must be base64url (no padding) of an uncompressed P-256 public key (65 bytes)',
+    );
+  if (privateKey?.length !== 32)
+    problems.push('VAPID_PRIVATE_KEY must be base64url (no padding) of a P-256 private key (32 bytes)');
+  if (problems.length > 0 || !publicKey || !privateKey) return problems;
+  const ecdh = createECDH('prime256v1');
+  try {
+    ecdh.setPrivateKey(privateKey);
+  } catch {
+    return ['VAPID_PRIVATE_KEY is not a valid P-256 private key'];
+  }
+  if (!ecdh.getPublicKey().equals(publicKey))
+    return ['VAPID_PUBLIC_KEY is not the public key of VAPID_PRIVATE_KEY (generate the pair together)'];
+  return [];
+}
+
+function base64url(value: string): Buffer | undefined {
+  return /^[A-Za-z0-9_-]+$/.test(value) ? Buffer.from(value, 'base64url') : undefined;
+}
+
 const randomSecret = (): string => randomBytes(24).toString('base64url');
 
 /**
@@ -259,6 +325,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
   if (typeof publicKey === 'string') problems.push(publicKey);
   const jwksProblem = values.JWKS_URL === undefined ? undefined : jwksUrlProblem(values.JWKS_URL);
   if (jwksProblem) problems.push(jwksProblem);
+  problems.push(...vapidProblems(values));
   const redis = parseRedisTopology(values);
   if (Array.isArray(redis)) problems.push(...redis);
   const webhook = readWebhookConfig(values, problems);

@@ -1,5 +1,6 @@
 import { plainToInstance, Transform } from 'class-transformer';
 import {
+  IsBoolean,
   IsIn,
   IsInt,
   IsOptional,
@@ -14,6 +15,12 @@ import {
 const toInt = ({ value }: { value: unknown }): unknown =>
   typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value.trim()) : value;
 
+/** `true`/`1` and `false`/`0` (any case); anything else stays a string and fails validation. */
+const toBoolean = ({ value }: { value: unknown }): unknown => {
+  if (typeof value !== 'string') return value;
+  const word = value.trim().toLowerCase();
+  return word === 'true' || word === '1' ? true : word === 'false' || word === '0' ? false : value;
+};
 export const DEFAULT_WEBHOOK_RETRY_SCHEDULE_MS: readonly number[] = [
   2_000, 8_000, 32_000, 128_000, 512_000, 2_048_000, 8_192_000, 14_400_000, 14_400_000,
 ];
@@ -157,6 +164,32 @@ export class EnvironmentVariables {
   @Min(0)
   CONNECT_RATE_LIMIT = 0;
 
+  /** base64url (RFC 8292); with VAPID_PRIVATE_KEY and VAPID_SUBJECT, Web Push is on. Checked by {@link loadConfig}. */
+  @IsOptional()
+  @IsString()
+  VAPID_PUBLIC_KEY?: string;
+
+  @IsOptional()
+  @IsString()
+  VAPID_PRIVATE_KEY?: string;
+
+  @IsOptional()
+  @Matches(/^(mailto:\S+@\S+|https:\/\/\S+)$/, {
+    message: 'VAPID_SUBJECT must be a mailto: or https:// contact',
+  })
+  VAPID_SUBJECT?: string;
+
+  @Transform(toBoolean)
+  @IsBoolean({ message: 'PUSH_ALLOW_PRIVATE_ENDPOINTS must be true or false' })
+  PUSH_ALLOW_PRIVATE_ENDPOINTS = false;
+
+  /** How often each replica looks for due pushes (each engine bucket, with jitter). Not in the contract: a tuning knob. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(10)
+  @Max(60_000)
+  PUSH_POLL_INTERVAL_MS = 1000;
+
   /** Checked by {@link loadConfig}: an http:// or https:// URL. Never printed (it may carry a token). */
   @IsOptional()
   @IsString()
@@ -192,6 +225,7 @@ export const SECRET_VARIABLES: ReadonlySet<string> = new Set([
   'REDIS_SENTINEL_PASSWORD',
   'WEBHOOK_URL',
   'WEBHOOK_SECRET',
+  'VAPID_PRIVATE_KEY',
 ]);
 
 /** Validates raw variables; returns the typed values or the list of problems, each naming its variable. */
@@ -213,6 +247,9 @@ export function validateEnvironment(
     'JWT_ISSUER',
     'JWT_AUDIENCE',
     'API_KEYS',
+    'VAPID_PUBLIC_KEY',
+    'VAPID_PRIVATE_KEY',
+    'VAPID_SUBJECT',
     'WEBHOOK_URL',
     'WEBHOOK_SECRET',
   ]);

@@ -10,6 +10,12 @@ import { RedisIdempotencyStore } from '../idempotency/redis-idempotency.store';
 import { MemoryPresenceRegistry } from '../presence/memory-presence.registry';
 import { PresenceRegistry } from '../presence/presence.registry';
 import { RedisPresenceRegistry } from '../presence/redis-presence.registry';
+import { MemoryPushLedger } from '../push/memory-push-ledger';
+import { MemoryPushSubscriptionStore } from '../push/memory-push-subscription.store';
+import { PushLedger } from '../push/push-ledger';
+import { PushSubscriptionStore } from '../push/push-subscription.store';
+import { RedisPushLedger } from '../push/redis-push-ledger';
+import { RedisPushSubscriptionStore } from '../push/redis-push-subscription.store';
 import { MemoryThrottlerStorage } from '../rate-limit/memory-throttler.storage';
 import { RedisThrottlerStorage } from '../rate-limit/redis-throttler.storage';
 import type { ThrottlerStorage } from '@nestjs/throttler';
@@ -24,6 +30,8 @@ export interface Engine {
   presence: PresenceRegistry;
   rateLimits: ThrottlerStorage;
   webhooks: WebhookQueue;
+  pushSubscriptions: PushSubscriptionStore;
+  pushLedger: PushLedger;
   close(): Promise<void>;
 }
 
@@ -44,6 +52,8 @@ async function createEngine(config: AppConfig, metrics: Metrics): Promise<Engine
       presence: new MemoryPresenceRegistry(),
       rateLimits: new MemoryThrottlerStorage(),
       webhooks: new MemoryWebhookQueue(),
+      pushSubscriptions: new MemoryPushSubscriptionStore(),
+      pushLedger: new MemoryPushLedger(),
       close: () => broker.close(),
     };
   }
@@ -54,6 +64,8 @@ async function createEngine(config: AppConfig, metrics: Metrics): Promise<Engine
     presence: new RedisPresenceRegistry(commands),
     rateLimits: new RedisThrottlerStorage(commands),
     webhooks: new RedisWebhookQueue(commands),
+    pushSubscriptions: new RedisPushSubscriptionStore(commands),
+    pushLedger: new RedisPushLedger(commands),
     close: () => broker.close(),
   };
 }
@@ -71,8 +83,22 @@ export const RATE_LIMIT_STORAGE = Symbol('RateLimitStorage');
     { provide: PresenceRegistry, inject: [ENGINE], useFactory: (engine: Engine) => engine.presence },
     { provide: RATE_LIMIT_STORAGE, inject: [ENGINE], useFactory: (engine: Engine) => engine.rateLimits },
     { provide: WebhookQueue, inject: [ENGINE], useFactory: (engine: Engine) => engine.webhooks },
+    {
+      provide: PushSubscriptionStore,
+      inject: [ENGINE],
+      useFactory: (engine: Engine) => engine.pushSubscriptions,
+    },
+    { provide: PushLedger, inject: [ENGINE], useFactory: (engine: Engine) => engine.pushLedger },
   ],
-  exports: [Broker, IdempotencyStore, PresenceRegistry, RATE_LIMIT_STORAGE, WebhookQueue],
+  exports: [
+    Broker,
+    IdempotencyStore,
+    PresenceRegistry,
+    RATE_LIMIT_STORAGE,
+    WebhookQueue,
+    PushSubscriptionStore,
+    PushLedger,
+  ],
 })
 export class EngineModule implements OnApplicationShutdown {
   constructor(@Inject(ENGINE) private readonly engine: Engine) {}

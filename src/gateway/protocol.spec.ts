@@ -17,6 +17,10 @@ describe(parseClientFrame.name, () => {
       { event: 'unsubscribe', data: { channel: 'topic:a' } },
     ],
     ['{"event":"refresh","data":{"token":"t"}}', { event: 'refresh', data: { token: 't' } }],
+    [
+      '{"event":"ack","data":{"ids":["0B0E7F8C-6C59-4A43-9D5E-2F1B5A7C9E11"]}}',
+      { event: 'ack', data: { ids: ['0b0e7f8c-6c59-4a43-9d5e-2f1b5a7c9e11'] } },
+    ],
   ])('accepts %s', (raw, frame) => {
     expect(parseClientFrame(raw)).toEqual({ ok: true, frame });
   });
@@ -51,6 +55,14 @@ describe(parseClientFrame.name, () => {
     ],
     ['{"event":"subscribe","data":{"channel":"topic:a","offset":1}}', '`epoch` must be a non-empty string'],
     ['{"event":"refresh","data":{"token":""}}', '`token` must be a non-empty string'],
+    ['{"event":"ack","data":{}}', 'ack: ids must be an array of 1-100 notification ids'],
+    ['{"event":"ack","data":{"ids":[]}}', 'ack: ids must be an array of 1-100 notification ids'],
+    [
+      `{"event":"ack","data":{"ids":${JSON.stringify(Array(101).fill('0b0e7f8c-6c59-4a43-9d5e-2f1b5a7c9e11'))}}}`,
+      'ack: ids must be an array of 1-100 notification ids',
+    ],
+    ['{"event":"ack","data":{"ids":["n-1"]}}', 'ack: each of ids must be a notification id (a UUID)'],
+    ['{"event":"ack","data":{"ids":[42]}}', 'ack: each of ids must be a notification id (a UUID)'],
   ])('refuses %s, naming the problem', (raw, message) => {
     const result = parseClientFrame(raw);
     expect(result.ok).toBe(false);

@@ -1,4 +1,5 @@
 import type { ClientEvents, ClientFrame, ServerEvents } from '../protocol/wire';
+import { readAckIds } from '../push/ack-ids';
 
 /**
  * The WebSocket side of the wire protocol (src/protocol/wire.ts, docs/PROTOCOL.md): every frame in
@@ -48,6 +49,10 @@ export function parseClientFrame(raw: string): ParsedFrame {
       return typeof data.token === 'string' && data.token.length > 0
         ? { ok: true, frame: { event, data: { token: data.token } } }
         : refuse('refresh: `token` must be a non-empty string');
+    case 'ack': {
+      const ids = readAckIds(data.ids);
+      return 'problem' in ids ? refuse(`ack: ${ids.problem}`) : { ok: true, frame: { event, data: { ids } } };
+    }
     default:
       return refuse(`unknown event ${JSON.stringify(event).slice(0, 100)}`);
   }

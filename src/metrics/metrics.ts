@@ -138,6 +138,40 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly pushRequests = new Counter({
+    name: 'herald_push_requests_total',
+    help: 'Web Push requests sent by this replica, by outcome: accepted (2xx), gone (404/410, subscription deleted), rejected (413, other 4xx, message too large, private address), retry (429, 5xx, timeout, network error)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly pushesSettled = new Counter({
+    name: 'herald_pushes_settled_total',
+    help: 'Pushes of one notification to one user settled by this replica, by final state (pushed, push_failed, expired, no_subscriptions)',
+    labelNames: ['state'] as const,
+    registers: [this.registry],
+  });
+
+  readonly pushSubscriptionsRemoved = new Counter({
+    name: 'herald_push_subscriptions_removed_total',
+    help: 'Push subscriptions deleted, by reason (gone: 404/410 from the push service; replaced: the 101st of a user; moved: registered by another user; unsubscribed: DELETE)',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly pushLatency = new Histogram({
+    name: 'herald_push_latency_seconds',
+    help: 'From the notification being published to the first push service accepting its push (includes afterMs for online users)',
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600],
+    registers: [this.registry],
+  });
+
+  readonly acknowledged = new Counter({
+    name: 'herald_notifications_acknowledged_total',
+    help: 'First acknowledgements of a notification published with push by one user (notification.delivered), on this replica',
+    registers: [this.registry],
+  });
+
   constructor() {
     // Event-loop lag sampled every 100 ms (prom-client's default, 10 ms, wakes an idle replica 100 times a second).
     collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 100 });

@@ -8,6 +8,12 @@ export const MAX_TOPICS = 100;
 export const MAX_BATCH_ITEMS = 1000;
 const MAX_TYPE_LENGTH = 100;
 const MAX_IDEMPOTENCY_KEY_LENGTH = 200;
+const MAX_PUSH_TITLE_LENGTH = 200;
+const MAX_PUSH_BODY_LENGTH = 1000;
+/** `url` and `icon` of a push: room for real URLs, and the message must fit 4,096 bytes encrypted. */
+const MAX_PUSH_URL_LENGTH = 1000;
+export const MAX_AFTER_MS = 86_400_000;
+export const PUSH_URGENCIES = ['very-low', 'low', 'normal', 'high'] as const;
 
 /**
  * A JSON Schema object (the subset these bodies use) as both ajv and OpenAPI 3.0 read it (`nullable`
@@ -50,6 +56,46 @@ const PUBLISH_PROPERTIES = {
     'x-max-depth': MAX_PAYLOAD_DEPTH,
     description: `any JSON value (at most ${MAX_PAYLOAD_DEPTH} levels of nested arrays/objects), delivered as is`,
     example: { orderId: 42 },
+  },
+  push: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['title'],
+    description:
+      'Web Push for target users who do not get it live: at once when they have no live connection, after afterMs when no connection of theirs acked it (needs users)',
+    properties: {
+      title: {
+        type: 'string',
+        minLength: 1,
+        maxLength: MAX_PUSH_TITLE_LENGTH,
+        example: 'Your order shipped',
+      },
+      body: { type: 'string', maxLength: MAX_PUSH_BODY_LENGTH, example: 'Order 42 is on its way' },
+      url: {
+        type: 'string',
+        maxLength: MAX_PUSH_URL_LENGTH,
+        description: 'opened when the notification is clicked',
+      },
+      icon: { type: 'string', maxLength: MAX_PUSH_URL_LENGTH },
+      urgency: { type: 'string', enum: PUSH_URGENCIES, description: 'the Web Push Urgency (default normal)' },
+      afterMs: {
+        type: 'integer',
+        minimum: 0,
+        maximum: MAX_AFTER_MS,
+        description: 'how long an online user has to ack before the push (default 10000)',
+      },
+    },
+  },
+  collapseKey: {
+    type: 'string',
+    pattern: '^[A-Za-z0-9_-]{1,32}$',
+    description: 'the Web Push Topic: a newer push with the same key replaces an undelivered one',
+  },
+  expiresAt: {
+    type: 'string',
+    description:
+      'ISO-8601, in the future, at most 28 days ahead: no push after it, the push TTL is the time left, and the notification frame carries it',
+    example: '2030-01-01T00:00:00Z',
   },
 };
 
@@ -125,6 +171,9 @@ ajv.addKeyword({
 
 /** The messages, worded as the rest of the API's (class-validator's), one per field. */
 function problemOf(field: string, error: ErrorObject, value: unknown): string {
+  if (field === 'push' || field.startsWith('push.')) return pushProblemOf(field, error);
+  if (field === 'collapseKey' && error.keyword === 'pattern')
+    return 'collapseKey must be 1-32 characters of [A-Za-z0-9_-]';
   const item = error.instancePath.split('/').length > 2;
   switch (error.keyword) {
     case 'additionalProperties':
@@ -157,6 +206,26 @@ function problemOf(field: string, error: ErrorObject, value: unknown): string {
   }
 }
 
+function pushProblemOf(field: string, error: ErrorObject): string {
+  switch (error.keyword) {
+    case 'additionalProperties':
+      return `property push.${String(error.params.additionalProperty)} should not exist`;
+    case 'type':
+      return field === 'push'
+        ? 'push must be an object {title, body?, url?, icon?, urgency?, afterMs?}'
+        : field === 'push.afterMs'
+          ? 'push.afterMs must be an integer'
+          : `${field} must be a string`;
+    case 'enum':
+      return `push.urgency must be one of ${PUSH_URGENCIES.join(', ')}`;
+    case 'minimum':
+    case 'maximum':
+      return `push.afterMs must be 0-${MAX_AFTER_MS}`;
+    default:
+      return problemOf('', error, undefined).replace(/^/, field);
+  }
+}
+
 function userIdProblem(user: unknown): string {
   const id = String(user);
   if (id.length < 1 || id.length > MAX_ID_LENGTH) return 'each of users must be 1-200 characters';
@@ -184,15 +253,21 @@ export class BodySchema<T> {
     const extra: string[] = [];
     for (const error of this.validator.errors ?? []) {
       if (error.keyword === 'additionalProperties') {
-        extra.push(problemOf('', error, undefined));
+        extra.push(problemOf(error.instancePath === '/push' ? 'push' : '', error, undefined));
         continue;
       }
       const path = error.instancePath.split('/');
-      const field = error.keyword === 'required' ? String(error.params.missingProperty) : path[1];
+      const missing = error.keyword === 'required' ? String(error.params.missingProperty) : undefined;
+      // Inside `push`, problems are named push.<field> and reported as the `push` field's.
+      const top = path[1] ?? missing ?? '';
+      const field =
+        top === 'push' && (path.length > 2 || missing !== undefined)
+          ? `push.${missing ?? path[2]}`
+          : (missing ?? top);
       const rank = KEYWORD_RANK[error.keyword] ?? 2;
-      if ((byField.get(field)?.rank ?? Number.POSITIVE_INFINITY) <= rank) continue;
+      if ((byField.get(top)?.rank ?? Number.POSITIVE_INFINITY) <= rank) continue;
       const value = path.slice(1).reduce<unknown>((at, key) => (at as Record<string, unknown>)?.[key], body);
-      byField.set(field, { rank, problem: problemOf(field, error, value) });
+      byField.set(top, { rank, problem: problemOf(field, error, value) });
     }
     const problems = extra;
     for (const field of this.fieldOrder) {

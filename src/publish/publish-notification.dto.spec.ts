@@ -166,3 +166,45 @@ describe(targetChannels.name, () => {
     );
   });
 });
+
+describe('offline delivery fields', () => {
+  const base = { users: ['a'], type: 't', payload: 1 };
+
+  it('accepts push, collapseKey and expiresAt', async () => {
+    const body = {
+      ...base,
+      push: {
+        title: 'T',
+        body: 'B',
+        url: 'https://x.example/',
+        icon: 'https://x.example/i.png',
+        urgency: 'high',
+        afterMs: 0,
+      },
+      collapseKey: 'order_42-x',
+      expiresAt: '2030-01-01T00:00:00Z',
+    };
+    await expect(validate(body)).resolves.toMatchObject(body);
+  });
+
+  it.each([
+    [{ push: 'T' }, 'push must be an object {title, body?, url?, icon?, urgency?, afterMs?}'],
+    [{ push: {} }, 'push.title must be a string'],
+    [{ push: { title: '' } }, 'push.title must be longer than or equal to 1 characters'],
+    [{ push: { title: 'x'.repeat(201) } }, 'push.title must be shorter than or equal to 200 characters'],
+    [
+      { push: { title: 'T', body: 'x'.repeat(1001) } },
+      'push.body must be shorter than or equal to 1000 characters',
+    ],
+    [{ push: { title: 'T', urgency: 'urgent' } }, 'push.urgency must be one of very-low, low, normal, high'],
+    [{ push: { title: 'T', afterMs: -1 } }, 'push.afterMs must be 0-86400000'],
+    [{ push: { title: 'T', afterMs: 86_400_001 } }, 'push.afterMs must be 0-86400000'],
+    [{ push: { title: 'T', afterMs: 1.5 } }, 'push.afterMs must be an integer'],
+    [{ push: { title: 'T', sound: 'ding' } }, 'property push.sound should not exist'],
+    [{ collapseKey: 'a b' }, 'collapseKey must be 1-32 characters of [A-Za-z0-9_-]'],
+    [{ collapseKey: 'x'.repeat(33) }, 'collapseKey must be 1-32 characters of [A-Za-z0-9_-]'],
+    [{ expiresAt: 5 }, 'expiresAt must be a string'],
+  ])('refuses %j with %j', async (fields, message) => {
+    expect(await messageOf({ ...base, ...fields })).toBe(message);
+  });
+});

@@ -1,4 +1,4 @@
-import type { PublishBody } from '../protocol/wire';
+import type { PublishBody, PushOptions } from '../protocol/wire';
 import { BodySchema, PUBLISH_BODY_SCHEMA } from './publish-body.schema';
 
 export { MAX_TOPICS, MAX_USERS } from './publish-body.schema';
@@ -15,6 +15,9 @@ export class PublishNotificationDto implements PublishBody {
   broadcast?: boolean;
   type!: string;
   payload!: unknown;
+  push?: PushOptions;
+  collapseKey?: string;
+  expiresAt?: string;
 
   /** The body as a publish request, or every problem found (one per field), for a 400. */
   static validate(body: Record<string, unknown>): PublishNotificationDto | string[] {

@@ -4,6 +4,7 @@ import { AuthModule } from '../auth/auth.module';
 import { AppConfig } from '../config/app-config';
 import { RATE_LIMIT_STORAGE } from '../engine/engine.module';
 import { IdempotentExecution } from '../idempotency/idempotent-execution';
+import { PushModule } from '../push/push.module';
 import { PublishRateLimitGuard } from '../rate-limit/publish-rate-limit.guard';
 import { PublishController } from './publish.controller';
 import { PublishService } from './publish.service';
@@ -14,6 +15,7 @@ const RATE_WINDOW_MS = 1000;
 @Module({
   imports: [
     AuthModule,
+    PushModule,
     ThrottlerModule.forRootAsync({
       inject: [AppConfig, RATE_LIMIT_STORAGE],
       useFactory: (config: AppConfig, storage: ThrottlerStorage) => ({

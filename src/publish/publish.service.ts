@@ -21,6 +21,7 @@ import {
   idempotentNotificationId,
   IdempotentOutcome,
 } from '../idempotency/idempotent-execution';
+import { checkOfflineFields, OfflineDelivery } from '../push/offline-delivery';
 import { PublishNotificationDto } from './publish-notification.dto';
 
 export interface PublishResult {
@@ -55,6 +56,7 @@ export class PublishService {
     @Inject(IdempotentExecution) private readonly idempotent: IdempotentExecution,
     @Inject(AppConfig) private readonly config: AppConfig,
     @Inject(Metrics) private readonly metrics: Metrics,
+    @Inject(OfflineDelivery) private readonly offline: OfflineDelivery,
     @Inject(Logs) logs: Logs,
   ) {
     this.log = logs.for(PublishService.name);
@@ -143,18 +145,28 @@ export class PublishService {
   ): Promise<PublishResult[]> {
     if (requests.length === 0) return [];
     const createdAt = new Date().toISOString();
-    const drafts = requests.map((request) => ({
-      draft: {
-        id: retryable?.id ?? randomUUID(),
-        type: request.type,
-        payload: request.payload ?? null,
-        createdAt,
-      },
-      channels: targetChannels(request),
-      dedupeTtlSeconds: retryable ? this.config.idempotencyTtlSeconds : undefined,
-    }));
+    const drafts = requests.map((request) => {
+      checkOfflineFields(request);
+      return {
+        draft: {
+          id: retryable?.id ?? randomUUID(),
+          type: request.type,
+          payload: request.payload ?? null,
+          createdAt,
+          ...(request.expiresAt === undefined
+            ? {}
+            : { expiresAt: new Date(request.expiresAt).toISOString() }),
+        },
+        channels: targetChannels(request),
+        dedupeTtlSeconds: retryable ? this.config.idempotencyTtlSeconds : undefined,
+      };
+    });
     const started = performance.now();
+    // Pushes are recorded before the notification is stored (an ack may follow its delivery at once)
+    // and scheduled after: the 202 means both are in the engine.
+    const pushes = await this.offline.record(drafts.map(({ draft }, i) => ({ request: requests[i], draft })));
     const deliveries = await this.broker.publishMany(drafts);
+    await this.offline.schedule(pushes);
     this.metrics.publishDuration.observe((performance.now() - started) / 1000);
     return drafts.map(({ draft }, i) => {
       this.recordPublished(requests[i], draft.id, deliveries[i], context);
@@ -191,6 +203,7 @@ export class PublishService {
     try {
       dto = this.validation.check(item, BatchItemDto);
       targetChannels(dto);
+      checkOfflineFields(dto);
     } catch (error) {
       return itemError(error);
     }

@@ -6,6 +6,9 @@ import { loadConfig } from '../config/app-config';
 import { Logs } from '../logging/logging.module';
 import { Metrics } from '../metrics/metrics';
 import { MemoryPresenceRegistry } from '../presence/memory-presence.registry';
+import { Acknowledgements } from '../push/acknowledgements';
+import { MemoryPushLedger } from '../push/memory-push-ledger';
+import { DiscardedDeliveryEvents } from '../webhooks/delivery-events';
 import { ChannelHub } from './channel-hub';
 import { Session } from './session';
 import { SessionRegistry } from './session-registry';
@@ -16,6 +19,15 @@ const SECRET = 'unit-test-secret-0123456789abcdef';
 const config = loadConfig({ JWT_SECRET: SECRET, LOG_LEVEL: 'silent', WS_MAX_BUFFERED_BYTES: '4096' });
 const aToken = (sub: string, topics?: string[]) =>
   jwt.sign({ sub, exp: Math.floor(Date.now() / 1000) + 60, ...(topics ? { topics } : {}) }, SECRET);
+
+/** Polls until `check` holds, for at most a second. */
+const waitFor = async (check: () => Promise<boolean>) => {
+  const deadline = Date.now() + 1000;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met within 1 s');
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+};
 
 /** Resolves once the session's queued requests (and what they started) have run. */
 const settled = async (session: Session) => {
@@ -33,6 +45,7 @@ describe(SessionService.name, () => {
   let hub: ChannelHub;
   let registry: SessionRegistry;
   let tokens: ClientTokenVerifier;
+  let ledger: MemoryPushLedger;
   let sut: SessionService;
   let userCount = 0;
 
@@ -43,7 +56,9 @@ describe(SessionService.name, () => {
     await hub.onModuleInit();
     registry = new SessionRegistry(new MemoryPresenceRegistry(), config, metrics);
     tokens = new ClientTokenVerifier(config);
-    sut = new SessionService(hub, registry, tokens, config, metrics, new Logs(config));
+    ledger = new MemoryPushLedger();
+    const acknowledgements = new Acknowledgements(ledger, new DiscardedDeliveryEvents(), metrics);
+    sut = new SessionService(hub, registry, tokens, config, metrics, acknowledgements, new Logs(config));
   });
   afterEach(async () => {
     hub.onApplicationShutdown();
@@ -117,6 +132,31 @@ describe(SessionService.name, () => {
         ['notification', 3],
       ]);
       expect(transport.of('subscribed')[0].recovered).toBe(true);
+    });
+  });
+
+  describe('ack', () => {
+    it('marks the acked notification delivered for the session’s user, without answering', async () => {
+      const { session, transport } = await start();
+      const id = '0b0e7f8c-6c59-4a43-9d5e-2f1b5a7c9e11';
+      const content = {
+        id,
+        type: 't',
+        payload: null,
+        createdAt: new Date().toISOString(),
+        title: 'T',
+        body: null,
+        url: null,
+        icon: null,
+        urgency: 'normal' as const,
+      };
+      await ledger.record(content, [session.userId, 'someone-else'], 'pending', 60);
+      const before = transport.events.length;
+      sut.handle(session, { event: 'ack', data: { ids: [id] } });
+      await waitFor(async () => (await ledger.load(id, session.userId))?.record.state === 'delivered');
+      await settled(session);
+      expect(transport.events.length).toBe(before);
+      await expect(ledger.load(id, 'someone-else')).resolves.toMatchObject({ record: { state: 'pending' } });
     });
   });
 

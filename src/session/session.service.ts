@@ -8,6 +8,7 @@ import { Disconnect } from '../common/close-codes';
 import { AppConfig } from '../config/app-config';
 import { Logs } from '../logging/logging.module';
 import { Metrics } from '../metrics/metrics';
+import { Acknowledgements } from '../push/acknowledgements';
 import type { ClientEvents, ClientFrame, ErrorCode } from '../protocol/wire';
 import { ChannelHub, JoinResult } from './channel-hub';
 import { Session } from './session';
@@ -57,6 +58,7 @@ export class SessionService {
     @Inject(ClientTokenVerifier) private readonly tokens: ClientTokenVerifier,
     @Inject(AppConfig) private readonly config: AppConfig,
     @Inject(Metrics) private readonly metrics: Metrics,
+    @Inject(Acknowledgements) private readonly acknowledgements: Acknowledgements,
     @Inject(Logs) logs: Logs,
   ) {
     this.log = logs.for(SessionService.name);
@@ -176,8 +178,22 @@ export class SessionService {
       case 'refresh':
         return this.refresh(session, frame.data);
       case 'ack':
-        return; // not parsed on this branch: the offline-push branch's server side handles it
+        this.acknowledge(session, frame.data);
+        return;
     }
+  }
+
+  /**
+   * No answer, and not awaited: later frames do not wait for the engine. An ack that fails to be
+   * recorded is logged; at worst the notification is pushed too (pushes are at-least-once).
+   */
+  private acknowledge(session: Session, { ids }: ClientEvents['ack']): void {
+    this.acknowledgements.acknowledge(session.userId, ids).catch((error: Error) => {
+      this.log.warn(
+        { connectionId: session.id, userId: session.userId, err: error.message },
+        'ack not recorded',
+      );
+    });
   }
 
   private async subscribe(session: Session, request: ClientEvents['subscribe']): Promise<void> {

@@ -10,15 +10,19 @@ export interface TestCluster {
   stop(): Promise<void>;
 }
 
-/** Starts `count` replicas on one fresh Redis; `env` applies to each (REDIS_URL is set here). */
+/**
+ * Starts `count` replicas on one fresh Redis; `env` applies to each (REDIS_URL is set here);
+ * `readyTimeoutMs` as startApp's.
+ */
 export async function startCluster(
   count: number,
   env: Record<string, string | undefined> = {},
   redisOptions: RedisOptions = {},
+  readyTimeoutMs?: number,
 ): Promise<TestCluster> {
   const redis = await startRedis(redisOptions);
   const started = await Promise.allSettled(
-    Array.from({ length: count }, () => startApp({ ...env, REDIS_URL: redis.url })),
+    Array.from({ length: count }, () => startApp({ ...env, REDIS_URL: redis.url }, readyTimeoutMs)),
   );
   const replicas = started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
   const stop = async () => {

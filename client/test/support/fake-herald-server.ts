@@ -178,7 +178,8 @@ export class FakeHeraldServer {
           return this.send(connection, socket, 'refreshed', { exp: refreshed.exp });
         }
         case 'ack':
-          return; // recorded in `received`; the server does not answer acks
+          // No answer, as Herald's; the frame is in `received` for tests to look at.
+          return;
       }
     });
     this.send(connection, socket, 'ready', {
