@@ -34,6 +34,7 @@ export async function connectRedisEngine(
     historySize: history.historySize,
     historyTtlSeconds: history.historyTtlSeconds,
     minReplicasAck: topology.minReplicasAck,
+    onLostWrites: (channels) => metrics.historyLosses.inc(channels),
   });
   await broker.start();
   return { commands, broker };

@@ -102,7 +102,7 @@ export class Metrics {
 
   readonly historyLosses = new Counter({
     name: 'herald_history_losses_total',
-    help: 'Channels whose engine reused offsets this replica had delivered (Redis lost acknowledged writes); each got a new epoch',
+    help: 'Channels whose epoch this replica ended because Redis lost acknowledged writes: it reused offsets this replica had delivered, or lacked notifications this replica had answered 202 for after a failover or reconnect',
     registers: [this.registry],
   });
 

@@ -133,6 +133,37 @@ describe(ChannelStream.name, () => {
     });
   });
 
+  describe('a notification repeated early in a new epoch (a failover lost it after a deposed master published it)', () => {
+    beforeEach(() => {
+      sut.sync({ offset: 0, epoch: 'e1' });
+      sut.receive(aMessage(1, 'e1', 'a'));
+      sut.receive(aMessage(2, 'e1', 'b'));
+    });
+    const intoNewEpoch = (messages: ChannelMessage[]) => {
+      sut.receive(messages[messages.length - 1]);
+      sut.caughtUp(aPage('e2', messages.length, []));
+      return sut.caughtUp(aPage('e2', messages.length, messages));
+    };
+
+    it('is not dispatched again, and the stream moves past it', () => {
+      const dispatched = intoNewEpoch([aMessage(1, 'e2', 'b'), aMessage(2, 'e2', 'c')]);
+      expect(offsets(dispatched)).toEqual(['e2:2']);
+      expect(sut.position).toEqual({ offset: 2, epoch: 'e2' });
+      expect(offsets(sut.receive(aMessage(3, 'e2', 'a')))).toEqual([]);
+      expect(offsets(sut.receive(aMessage(4, 'e2', 'd')))).toEqual(['e2:4']);
+    });
+
+    it('is dispatched when it comes after the first 16 messages of the new epoch', () => {
+      const first = Array.from({ length: 16 }, (_, i) => aMessage(i + 1, 'e2', `new${i}`));
+      expect(intoNewEpoch(first)).toHaveLength(16);
+      expect(offsets(sut.receive(aMessage(17, 'e2', 'b')))).toEqual(['e2:17']);
+    });
+
+    it('is only a notification of the ended epoch: within one epoch the offset decides', () => {
+      expect(offsets(sut.receive(aMessage(3, 'e1', 'a')))).toEqual(['e1:3']);
+    });
+  });
+
   describe('a message of a life that has already ended', () => {
     it('is dropped once a read sent after its arrival shows another epoch, instead of held forever', () => {
       sut.sync({ offset: 10, epoch: 'e1' });

@@ -14,7 +14,13 @@ import type { ChannelMessage, ChannelPosition, HistoryPage } from '../broker/bro
  * - A *different* notification at an offset already dispatched (same epoch), or history behind that
  *   offset, means the engine lost acknowledged writes and reuses offsets: {@link takeReusedOffsets}
  *   reports it once, so that the owner can end the channel's epoch.
+ * - Early in a new epoch, a notification dispatched among the last ones of the ended epoch is not
+ *   dispatched again: a deposed master published it (its publish answered 503 and was retried) but
+ *   the failover lost it, and the retry stored it in the new life.
  */
+/** Notifications remembered per channel to recognise a repeat across an epoch change. */
+const RECENT = 8;
+
 export class ChannelStream {
   /** The last offset dispatched (within `epoch`). */
   offset = 0;
@@ -28,6 +34,12 @@ export class ChannelStream {
    * the position was learnt otherwise, e.g. from a history read).
    */
   private lastKey = 0;
+  /** Keys of the last {@link RECENT} notifications dispatched, a ring ({@link recentNext} is the next slot). */
+  private readonly recent = new Uint32Array(RECENT);
+  private recentNext = 0;
+  /** After a move into a new epoch: the ended epoch's last keys, and how many more messages are checked against them. */
+  private endedKeys: Uint32Array | null = null;
+  private endedChecks = 0;
   private reusedOffsets = false;
   /** Messages that arrived while the position was unknown or a gap was open; ascending is not assumed. */
   private held: ChannelMessage[] | null = null;
@@ -91,8 +103,7 @@ export class ChannelStream {
       }
       if (message.offset <= this.offset) return [];
       if (message.offset === this.offset + 1) {
-        this.advance(message);
-        return [message];
+        return this.advance(message) ? [message] : [];
       }
     }
     // Offsets skipped, or a new epoch (the history was lost and restarted): fill from history first.
@@ -124,6 +135,9 @@ export class ChannelStream {
       this.epoch = page.epoch;
       this.offset = page.messages.length > 0 ? page.messages[0].offset - 1 : page.offset;
       this.lastKey = 0;
+      this.endedKeys = this.recent.slice();
+      this.endedChecks = 2 * RECENT;
+      this.recent.fill(0);
     } else if (page.offset < this.offset) {
       // The engine is behind what this replica dispatched, in the same epoch: it lost writes.
       this.reusedOffsets = true;
@@ -131,10 +145,7 @@ export class ChannelStream {
     this.readFromStart = false;
     const dispatched: ChannelMessage[] = [];
     for (const message of page.messages) {
-      if (message.offset > this.offset) {
-        this.advance(message);
-        dispatched.push(message);
-      }
+      if (message.offset > this.offset && this.advance(message)) dispatched.push(message);
     }
     if (page.epoch === this.epoch && page.offset > this.offset) {
       this.offset = page.offset;
@@ -151,10 +162,27 @@ export class ChannelStream {
     return reused;
   }
 
-  private advance(message: ChannelMessage): void {
+  /** Moves past a message; false when it is not to be dispatched (see {@link isEndedLifeRepeat}). */
+  private advance(message: ChannelMessage): boolean {
     this.offset = message.offset;
     this.epoch = message.epoch;
     this.lastKey = notificationKey(message.data);
+    if (this.isEndedLifeRepeat(this.lastKey)) return false;
+    this.recent[this.recentNext] = this.lastKey;
+    this.recentNext = (this.recentNext + 1) % RECENT;
+    return true;
+  }
+
+  /**
+   * Whether one of the first messages of a new epoch is a notification dispatched last in the ended
+   * one. Only the first 2 × {@link RECENT} are checked — the retries of a failover's lost publishes
+   * come right after it — which also keeps the chance of two ids sharing a 32-bit key negligible.
+   */
+  private isEndedLifeRepeat(key: number): boolean {
+    if (!this.endedKeys) return false;
+    const repeat = this.endedKeys.includes(key);
+    if (--this.endedChecks === 0) this.endedKeys = null;
+    return repeat;
   }
 
   private hold(message: ChannelMessage): void {

@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import type { Cluster, Result } from 'ioredis';
 import type Redis from 'ioredis';
 import calculateSlot from 'cluster-key-slot';
@@ -7,6 +8,7 @@ import { engineCall, EngineUnavailableError } from '../../common/errors';
 import type { EngineCommands } from '../../engine/engine-commands';
 import { Broker, ChannelMessage, Delivery, HistoryPage, PublishRequest } from '../broker';
 import { dataHead, dataTail, newEpoch } from '../notification-encoding';
+import { AckedWrite, AckedWrites, Verdict, WRITES_PER_NODE, WriteRoutes } from './acked-writes';
 import type { PubSubLink } from './pubsub-link';
 
 export interface RedisBrokerOptions {
@@ -14,6 +16,8 @@ export interface RedisBrokerOptions {
   historyTtlSeconds: number;
   /** REDIS_MIN_REPLICAS_ACK: a publish resolves only once this many replicas of each shard it wrote to have it. */
   minReplicasAck: number;
+  /** Called with the number of channels whose epoch this replica ended because writes it had acknowledged were lost. */
+  onLostWrites?: (channels: number) => void;
 }
 
 /** How long WAIT gives the replicas (REDIS_MIN_REPLICAS_ACK). */
@@ -32,6 +36,7 @@ declare module 'ioredis' {
     heraldPublish(...args: (string | number)[]): Result<PublishReply, Context>;
     heraldHistory(...args: (string | number)[]): Result<HistoryReply, Context>;
     heraldEndLife(...args: string[]): Result<number, Context>;
+    heraldAcked(...args: (string | number)[]): Result<number, Context>;
   }
 }
 
@@ -64,6 +69,9 @@ export class RedisBroker extends Broker {
   /** Per channel, the last subscription change asked for in this tick, and who waits for it. */
   private readonly pendingChanges = new Map<string, { subscribe: boolean; waiters: Waiter[] }>();
   private flushScheduled = false;
+  private readonly routes: WriteRoutes;
+  private readonly acked: AckedWrites;
+  private readonly logger = new Logger('Redis');
 
   constructor(
     private readonly commands: EngineCommands,
@@ -74,6 +82,16 @@ export class RedisBroker extends Broker {
     commands.defineCommand('heraldPublish', { numberOfKeys: 3, lua: script('publish.lua') });
     commands.defineCommand('heraldHistory', { numberOfKeys: 2, lua: script('history.lua') });
     commands.defineCommand('heraldEndLife', { numberOfKeys: 2, lua: script('end-life.lua') });
+    commands.defineCommand('heraldAcked', { numberOfKeys: 2, lua: script('acked.lua') });
+    this.routes = writeRoutes(commands);
+    this.acked = new AckedWrites(this.routes, {
+      verify: (write) => this.verify(write),
+      lost: (writes, beyondMemory) => this.lostWrites(writes, beyondMemory),
+      failed: (error) =>
+        this.logger.warn(
+          `checking acknowledged notifications after a failover: ${error instanceof Error ? error.message : String(error)}; retrying`,
+        ),
+    });
     link.onMessage((pubsubChannel, message) => this.receive(pubsubChannel, message));
     link.onResync((affects) =>
       this.emitResync(affects && ((channel) => affects(channelKeys(channel).pubsub))),
@@ -94,6 +112,8 @@ export class RedisBroker extends Broker {
       const tail = dataTail(draft);
       for (const channel of channels) {
         const keys = channelKeys(channel);
+        const route = this.routes.route(keys.meta);
+        const node = this.routes.owner(route) ?? '';
         calls.push(
           this.commands
             .heraldPublish(
@@ -110,7 +130,10 @@ export class RedisBroker extends Broker {
               dedupeTtlSeconds,
               this.link.publishCommand,
             )
-            .then(([offset, channelEpoch]): Delivery => ({ channel, offset, epoch: channelEpoch })),
+            .then(([offset, channelEpoch]): Delivery => {
+              this.acked.record(node, { route, channel, offset, epoch: channelEpoch, id: draft.id });
+              return { channel, offset, epoch: channelEpoch };
+            }),
         );
       }
     }
@@ -157,6 +180,7 @@ export class RedisBroker extends Broker {
   }
 
   async close(): Promise<void> {
+    await this.acked.close();
     await Promise.allSettled([this.link.close(), this.commands.quit()]);
     this.commands.disconnect();
   }
@@ -182,6 +206,43 @@ export class RedisBroker extends Broker {
       throw new EngineUnavailableError(
         `${fewest} of the ${wanted} replicas REDIS_MIN_REPLICAS_ACK asks for acknowledged the write`,
       );
+  }
+
+  private async verify(write: AckedWrite): Promise<Verdict> {
+    const keys = channelKeys(write.channel);
+    const answer = await engineCall(() =>
+      this.commands.heraldAcked(
+        keys.meta,
+        keys.history,
+        write.epoch,
+        write.offset,
+        dataHead(write.id, write.channel),
+      ),
+    );
+    return answer === 1 ? 'present' : answer === 0 ? 'lost' : 'unknown';
+  }
+
+  /**
+   * Notifications answered 202 that the node serving their channels now does not hold: each such
+   * channel's epoch ends, so that its next notification starts a new one and clients learn of the loss
+   * (`recovered: false`) rather than missing it silently. One log line per audit.
+   */
+  private async lostWrites(writes: readonly AckedWrite[], beyondMemory: boolean): Promise<void> {
+    const epochs = new Map<string, string>();
+    for (const { channel, epoch } of writes) if (!epochs.has(channel)) epochs.set(channel, epoch);
+    const ended = await Promise.all([...epochs].map(([channel, epoch]) => this.endLife(channel, epoch)));
+    const endedCount = ended.filter(Boolean).length;
+    const names = [...epochs.keys()];
+    const listed = names.slice(0, 10).join(', ') + (names.length > 10 ? `, … (${names.length} in all)` : '');
+    this.logger.warn(
+      `${writes.length} notifications answered 202 are missing on the node that now serves their channels ` +
+        `(a failover or restart lost them before they were replicated or persisted)` +
+        (names.length > 0 ? `; a new epoch starts on ${listed}` : '') +
+        (beyondMemory
+          ? `; writes older than the ${WRITES_PER_NODE} remembered per node may be lost too, unannounced`
+          : ''),
+    );
+    if (endedCount > 0) this.options.onLostWrites?.(endedCount);
   }
 
   private receive(pubsubChannel: string, message: string): void {
@@ -241,6 +302,33 @@ export class RedisBroker extends Broker {
 
 const isCluster = (commands: EngineCommands): commands is Cluster =>
   'slots' in commands && 'nodes' in commands;
+
+/**
+ * Where writes go: on a cluster, a key's hash slot and the master the client's slot map names for it
+ * (re-read every second, and at once on a MOVED answer); on one Redis or a Sentinel-managed master,
+ * the connection — every reconnect may reach another master (a failover) or a restarted one.
+ */
+function writeRoutes(commands: EngineCommands): WriteRoutes {
+  if (isCluster(commands)) {
+    return {
+      route: (key) => calculateSlot(key),
+      owner: (slot) => commands.slots[slot]?.[0],
+      onChange: (listener) => commands.on('refresh', listener),
+    };
+  }
+  let connection = 0;
+  let current = 'connection 0';
+  const listeners: (() => void)[] = [];
+  commands.on('ready', () => {
+    current = `connection ${++connection}`;
+    listeners.forEach((listener) => listener());
+  });
+  return {
+    route: () => 0,
+    owner: () => current,
+    onChange: (listener) => listeners.push(listener),
+  };
+}
 
 /** The master connections that serve the keys' slots (the ones the writes went out on). */
 function shardConnections(cluster: Cluster, keys: readonly string[]): Redis[] {
