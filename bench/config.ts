@@ -25,6 +25,8 @@ export interface Sizes {
     clientWorkers: number;
   };
   p5: { connections: number; window: number; probePublishes: number; clientWorkers: number };
+  /** P6's engine-bound phase (Herald's engine driven straight from the bench process). */
+  p6Engine: { users: number; warmup: number; notifications: number; inFlight: number };
 }
 
 export const SIZES: Record<Mode, Sizes> = {
@@ -42,6 +44,7 @@ export const SIZES: Record<Mode, Sizes> = {
     p3: { connections: 10_000, warmup: 100, settleMs: 2000, clientWorkers: 2 },
     p4: { users: 1000, batchSize: 1000, inFlight: 4, warmupMs: 1000, durationMs: 8000, clientWorkers: 2 },
     p5: { connections: 19_000, window: 64, probePublishes: 200, clientWorkers: 4 },
+    p6Engine: { users: 1000, warmup: 5000, notifications: 100_000, inFlight: 512 },
   },
   quick: {
     mode: 'quick',
@@ -50,6 +53,7 @@ export const SIZES: Record<Mode, Sizes> = {
     p3: { connections: 2000, warmup: 100, settleMs: 1000, clientWorkers: 2 },
     p4: { users: 1000, batchSize: 1000, inFlight: 2, warmupMs: 300, durationMs: 2000, clientWorkers: 2 },
     p5: { connections: 3000, window: 64, probePublishes: 50, clientWorkers: 2 },
+    p6Engine: { users: 1000, warmup: 2000, notifications: 20_000, inFlight: 256 },
   },
   smoke: {
     mode: 'smoke',
@@ -58,5 +62,6 @@ export const SIZES: Record<Mode, Sizes> = {
     p3: { connections: 100, warmup: 10, settleMs: 200, clientWorkers: 1 },
     p4: { users: 20, batchSize: 50, inFlight: 1, warmupMs: 100, durationMs: 500, clientWorkers: 1 },
     p5: { connections: 100, window: 16, probePublishes: 10, clientWorkers: 1 },
+    p6Engine: { users: 20, warmup: 100, notifications: 500, inFlight: 16 },
   },
 };

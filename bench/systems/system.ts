@@ -61,7 +61,7 @@ export function engineEnv(engine: BenchEngine): Record<string, string> {
 }
 
 /** Masters of a bench cluster (the scale-out figure is for 3). */
-const CLUSTER_MASTERS = 3;
+export const CLUSTER_MASTERS = 3;
 
 /** The environment every replica of every system starts from: nothing inherited but PATH and HOME. */
 function baseEnv(): Record<string, string> {

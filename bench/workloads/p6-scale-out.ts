@@ -1,8 +1,9 @@
 import { sleep } from '../support/clock';
 import { infoField, withNode } from '../support/redis';
-import type { RunningSystem } from '../systems/system';
+import { CLUSTER_MASTERS, RunningSystem } from '../systems/system';
 import { withSystem } from './common';
 import { runPersonal } from './p1-personal';
+import { runEngineBound } from './p6-engine-bound';
 import { atLeastTimes, atMostTimes, ERRORS_ROW, heraldAtLeast, heraldAtMost, LOST_ROW } from './targets';
 import type { Measurement, Workload } from './workload';
 
@@ -138,6 +139,49 @@ export const p6: Workload = {
       better: 'higher',
       digits: 0,
     },
+    {
+      key: 'engineCpuRedis',
+      label: 'engine-bound: Redis CPU µs / notification, one Redis',
+      better: 'lower',
+      digits: 2,
+    },
+    {
+      key: 'engineCpuBusiest',
+      label: "engine-bound: busiest master's CPU µs / notification, cluster",
+      better: 'lower',
+      digits: 2,
+    },
+    {
+      key: 'engineBusiestVsRedis',
+      label: "engine-bound: busiest master's CPU per notification ÷ one Redis's",
+      better: 'lower',
+      digits: 2,
+      target: heraldAtMost(0.4, '≤ 0.4'),
+    },
+    {
+      key: 'engineCeilingRedis',
+      label: 'engine-bound ceiling, one Redis: notifications/s at 1 core',
+      better: 'higher',
+      digits: 0,
+    },
+    {
+      key: 'engineCeilingCluster',
+      label: 'engine-bound ceiling, 3 masters: notifications/s at 1 core each',
+      better: 'higher',
+      digits: 0,
+    },
+    {
+      key: 'enginePerSecRedis',
+      label: 'engine-bound: notifications/s the driver reached, one Redis',
+      better: 'none',
+      digits: 0,
+    },
+    {
+      key: 'enginePerSecCluster',
+      label: 'engine-bound: notifications/s the driver reached, cluster',
+      better: 'none',
+      digits: 0,
+    },
     { key: 'redisIdleCpu', label: 'Redis idle CPU, one Redis (ms/s)', better: 'none', digits: 1 },
     {
       key: 'busiestIdleCpu',
@@ -171,6 +215,38 @@ export const p6: Workload = {
       (sys) => measure(sys, sizes.p1, `p6-cluster-${adapter.name}`),
       'cluster',
     );
+    // Herald's own engine, driven straight (the peer's Redis work per notification is one PUBLISH).
+    const engineBound =
+      adapter.name === 'herald'
+        ? {
+            single: await runEngineBound('redis', sizes.p6Engine, 'p6-engine-redis'),
+            // As many in flight per master as the one Redis gets: at a Redis-bound rate every master's
+            // pipelines are as deep as one Redis's would be.
+            cluster: await runEngineBound(
+              'cluster',
+              { ...sizes.p6Engine, inFlight: sizes.p6Engine.inFlight * CLUSTER_MASTERS },
+              'p6-engine-cluster',
+            ),
+          }
+        : undefined;
+    const engineValues: Record<string, number> = {};
+    if (engineBound?.single && engineBound.cluster) {
+      const [one] = engineBound.single.cpuPerMsg;
+      const busiestMaster = Math.max(...engineBound.cluster.cpuPerMsg);
+      Object.assign(engineValues, {
+        engineCpuRedis: one,
+        engineCpuBusiest: busiestMaster,
+        engineBusiestVsRedis: busiestMaster / one,
+        engineCeilingRedis: 1e6 / one,
+        engineCeilingCluster: 1e6 / busiestMaster,
+        enginePerSecRedis: engineBound.single.perSec,
+        enginePerSecCluster: engineBound.cluster.perSec,
+      });
+      ctx.log(
+        `P6 engine-bound: one Redis ${one.toFixed(2)} µs/notification, masters ` +
+          engineBound.cluster.cpuPerMsg.map((v) => v.toFixed(2)).join(' / '),
+      );
+    }
     const received = (m: Measurement): number => Math.max(1, m.values.received);
     const perMsg = (ms: number, m: Measurement): number => (ms * 1000) / received(m);
     const redisCpuPerMsg = perMsg(single.nodes[0].cpuMs, single.m);
@@ -196,9 +272,15 @@ export const p6: Workload = {
         busiestIdleCpu: cluster.nodes[shardCpu.indexOf(busiest)].idleCpuMsPerSec,
         busPublishPerMsg: total('busPublish') / received(cluster.m),
         busPublishShardPerMsg: total('busPublishShard') / received(cluster.m),
+        ...engineValues,
       },
       notes: [
         `masters' CPU µs / delivered: ${shardCpu.map((v) => v.toFixed(2)).join(', ')}`,
+        ...(engineBound?.cluster
+          ? [
+              `engine-bound masters' CPU µs / notification: ${engineBound.cluster.cpuPerMsg.map((v) => v.toFixed(2)).join(', ')}`,
+            ]
+          : []),
         ...single.m.notes.map((n) => `one Redis: ${n}`),
         ...cluster.m.notes.map((n) => `cluster: ${n}`),
       ],
