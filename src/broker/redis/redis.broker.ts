@@ -300,6 +300,9 @@ export class RedisBroker extends Broker {
   }
 }
 
+/** Hash slots of a Redis Cluster. */
+const SLOTS = 16384;
+
 const isCluster = (commands: EngineCommands): commands is Cluster =>
   'slots' in commands && 'nodes' in commands;
 
@@ -310,10 +313,19 @@ const isCluster = (commands: EngineCommands): commands is Cluster =>
  */
 function writeRoutes(commands: EngineCommands): WriteRoutes {
   if (isCluster(commands)) {
+    // The map is re-read every second; only a read that changed a slot's master is a change.
+    let known: (string | undefined)[] = [];
+    const changed = (): boolean => {
+      const owners = Array.from({ length: SLOTS }, (_, slot) => commands.slots[slot]?.[0]);
+      const differs = owners.some((owner, slot) => owner !== known[slot]);
+      known = owners;
+      return differs;
+    };
+    changed();
     return {
       route: (key) => calculateSlot(key),
       owner: (slot) => commands.slots[slot]?.[0],
-      onChange: (listener) => commands.on('refresh', listener),
+      onChange: (listener) => commands.on('refresh', () => changed() && listener()),
     };
   }
   let connection = 0;
