@@ -133,6 +133,49 @@ describe(ChannelStream.name, () => {
     });
   });
 
+  describe('a notification the previous epoch dispatched already', () => {
+    beforeEach(() => {
+      sut.sync({ offset: 10, epoch: 'e1' });
+      sut.receive(aMessage(11, 'e1', 'delivered'));
+      sut.receive(aMessage(12, 'e1', 'retried'));
+    });
+
+    /** Moves the stream into e2 with `messages` as the new life's history. */
+    const intoNewEpoch = (messages: ChannelMessage[]) => {
+      sut.resync();
+      sut.caughtUp(aPage('e2', messages.length, []));
+      return sut.caughtUp(aPage('e2', messages.length, messages));
+    };
+
+    it('is passed over when it was stored again in the new epoch (a retry of a lost publish)', () => {
+      const dispatched = intoNewEpoch([aMessage(1, 'e2', 'retried'), aMessage(2, 'e2', 'next')]);
+      expect(offsets(dispatched)).toEqual(['e2:2']);
+      expect(sut.position).toEqual({ offset: 2, epoch: 'e2' });
+    });
+
+    it('is passed over when it arrives live in the new epoch, and the stream goes on after it', () => {
+      intoNewEpoch([aMessage(1, 'e2', 'first of e2')]);
+      expect(sut.receive(aMessage(2, 'e2', 'retried'))).toEqual([]);
+      expect(sut.position).toEqual({ offset: 2, epoch: 'e2' });
+      expect(offsets(sut.receive(aMessage(3, 'e2', 'next')))).toEqual(['e2:3']);
+    });
+
+    it('is compared with the epoch that has just ended only', () => {
+      intoNewEpoch([aMessage(1, 'e2', 'retried'), aMessage(2, 'e2', 'of e2')]);
+      sut.resync();
+      sut.caughtUp(aPage('e3', 2, []));
+      const dispatched = sut.caughtUp(
+        aPage('e3', 2, [aMessage(1, 'e3', 'delivered'), aMessage(2, 'e3', 'of e2')]),
+      );
+      expect(offsets(dispatched)).toEqual(['e3:1']);
+    });
+
+    it('is dispatched when it is not among the last notifications of the previous epoch', () => {
+      for (let offset = 13; offset <= 20; offset++) sut.receive(aMessage(offset, 'e1'));
+      expect(offsets(intoNewEpoch([aMessage(1, 'e2', 'delivered')]))).toEqual(['e2:1']);
+    });
+  });
+
   describe('a message of a life that has already ended', () => {
     it('is dropped once a read sent after its arrival shows another epoch, instead of held forever', () => {
       sut.sync({ offset: 10, epoch: 'e1' });
@@ -227,5 +270,13 @@ describe(notificationKey.name, () => {
     expect(notificationKey(aMessage(1, 'e', 'a').data)).not.toBe(notificationKey(aMessage(1, 'e', 'b').data));
     expect(notificationKey(aMessage(1, 'e', 'a').data)).toBe(notificationKey(aMessage(2, 'x', 'a').data));
     expect(notificationKey(aMessage(1).data)).not.toBe(0);
+  });
+
+  it('uses more than 32 bits, and no two of many ids share a key', () => {
+    const keys = new Set<number>();
+    for (let i = 0; i < 100_000; i++) keys.add(notificationKey(aMessage(1, 'e', `id-${i}`).data));
+    expect(keys.size).toBe(100_000);
+    expect([...keys].some((key) => key > 2 ** 32)).toBe(true);
+    expect([...keys].every((key) => Number.isSafeInteger(key) && key > 0)).toBe(true);
   });
 });

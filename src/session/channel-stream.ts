@@ -1,6 +1,13 @@
 import type { ChannelMessage, ChannelPosition, HistoryPage } from '../broker/broker';
 
 /**
+ * How many of the last notifications dispatched in an epoch a stream knows again in the next one: the
+ * publishes in flight when a failover lost them are among the last ones, and their retries may land in
+ * the new epoch (see the class comment).
+ */
+const ENDED_EPOCH_KEYS = 8;
+
+/**
  * One channel's order on this replica, as a pure state machine: messages go in as the engine delivers
  * them (at most once, possibly with gaps), and come out exactly in offset order, each once, with no
  * gap. It does no I/O: when it needs history it says so ({@link needsCatchUp}, {@link catchUpAfter}),
@@ -14,6 +21,10 @@ import type { ChannelMessage, ChannelPosition, HistoryPage } from '../broker/bro
  * - A *different* notification at an offset already dispatched (same epoch), or history behind that
  *   offset, means the engine lost acknowledged writes and reuses offsets: {@link takeReusedOffsets}
  *   reports it once, so that the owner can end the channel's epoch.
+ * - In a new epoch, a notification that was among the last {@link ENDED_EPOCH_KEYS} dispatched in the
+ *   previous one is not dispatched again (its offset is passed over): a failover can lose a publish
+ *   that was already delivered but not acknowledged, and the publisher's retry under the same
+ *   Idempotency-Key — the same notification id — is then stored again, in the epoch that followed.
  */
 export class ChannelStream {
   /** The last offset dispatched (within `epoch`). */
@@ -28,6 +39,10 @@ export class ChannelStream {
    * the position was learnt otherwise, e.g. from a history read).
    */
   private lastKey = 0;
+  /** The keys of the last notifications of this epoch (dispatched, or passed over as delivered before), oldest first. */
+  private recentKeys: number[] = [];
+  /** Keys of the previous epoch's last notifications not met again in this one (see the class comment). */
+  private endedEpochKeys: number[] = [];
   private reusedOffsets = false;
   /** Messages that arrived while the position was unknown or a gap was open; ascending is not assumed. */
   private held: ChannelMessage[] | null = null;
@@ -90,10 +105,7 @@ export class ChannelStream {
         return [];
       }
       if (message.offset <= this.offset) return [];
-      if (message.offset === this.offset + 1) {
-        this.advance(message);
-        return [message];
-      }
+      if (message.offset === this.offset + 1) return this.advance(message) ? [message] : [];
     }
     // Offsets skipped, or a new epoch (the history was lost and restarted): fill from history first.
     this.hold(message);
@@ -124,6 +136,8 @@ export class ChannelStream {
       this.epoch = page.epoch;
       this.offset = page.messages.length > 0 ? page.messages[0].offset - 1 : page.offset;
       this.lastKey = 0;
+      this.endedEpochKeys = this.recentKeys;
+      this.recentKeys = [];
     } else if (page.offset < this.offset) {
       // The engine is behind what this replica dispatched, in the same epoch: it lost writes.
       this.reusedOffsets = true;
@@ -131,10 +145,7 @@ export class ChannelStream {
     this.readFromStart = false;
     const dispatched: ChannelMessage[] = [];
     for (const message of page.messages) {
-      if (message.offset > this.offset) {
-        this.advance(message);
-        dispatched.push(message);
-      }
+      if (message.offset > this.offset && this.advance(message)) dispatched.push(message);
     }
     if (page.epoch === this.epoch && page.offset > this.offset) {
       this.offset = page.offset;
@@ -151,10 +162,20 @@ export class ChannelStream {
     return reused;
   }
 
-  private advance(message: ChannelMessage): void {
+  /**
+   * Moves the position to the message (of the current epoch); false when it is not to be dispatched,
+   * being one the previous epoch dispatched already.
+   */
+  private advance(message: ChannelMessage): boolean {
+    const key = notificationKey(message.data);
     this.offset = message.offset;
     this.epoch = message.epoch;
-    this.lastKey = notificationKey(message.data);
+    this.lastKey = key;
+    if (this.recentKeys.push(key) > ENDED_EPOCH_KEYS) this.recentKeys.shift();
+    const ended = this.endedEpochKeys.indexOf(key);
+    if (ended < 0) return true;
+    this.endedEpochKeys.splice(ended, 1);
+    return false;
   }
 
   private hold(message: ChannelMessage): void {
@@ -183,15 +204,19 @@ export class ChannelStream {
 }
 
 /**
- * A 32-bit FNV-1a hash of a message's notification id (the data starts `{"id":"…"`): enough to tell
- * two notifications at one offset apart without keeping either in memory. 0 is kept for "unknown".
+ * A 53-bit hash of a message's notification id (the data starts `{"id":"…"`), from two 32-bit lanes
+ * (FNV-1a, and the same with another basis and prime): enough to know a notification again without
+ * keeping it in memory. A false match passes over a notification in a new epoch, hence more than 32
+ * bits. 0 is kept for "unknown".
  */
 export function notificationKey(data: string): number {
   const end = data.indexOf(',');
-  let hash = 0x811c9dc5;
+  let high = 0x811c9dc5;
+  let low = 0x050c5d1f;
   for (let i = 0; i < end; i++) {
-    hash ^= data.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193);
+    const code = data.charCodeAt(i);
+    high = Math.imul(high ^ code, 0x01000193);
+    low = Math.imul(low ^ code, 0x5bd1e995);
   }
-  return hash >>> 0 || 1;
+  return (high >>> 0) * 0x200000 + (low >>> 11) || 1;
 }
