@@ -1,8 +1,12 @@
-/** What is remembered under one Idempotency-Key. */
+/**
+ * What is remembered under one Idempotency-Key. A pending record names the attempt that claimed it
+ * (absent in records of older versions), so that only that attempt can give it up.
+ */
 export type IdempotencyRecord =
-  { state: 'pending'; fingerprint: string } | { state: 'done'; fingerprint: string; response: unknown };
+  | { state: 'pending'; fingerprint: string; attempt?: string }
+  | { state: 'done'; fingerprint: string; response: unknown };
 
-export type ClaimResult = { claimed: true } | { claimed: false; record: IdempotencyRecord };
+export type ClaimResult = { claimed: true; attempt: string } | { claimed: false; record: IdempotencyRecord };
 
 /**
  * Remembers Idempotency-Keys across replicas. `claim` is atomic: of two concurrent requests with one
@@ -10,7 +14,10 @@ export type ClaimResult = { claimed: true } | { claimed: false; record: Idempote
  * response. Keys are scoped by API key name, so two publishers never collide.
  */
 export abstract class IdempotencyStore {
-  /** Takes the key for this request, or returns what is already there. `pendingTtlSeconds` bounds a crashed holder. */
+  /**
+   * Takes the key for this request (a new attempt), or returns what is already there.
+   * `pendingTtlSeconds` bounds a crashed holder.
+   */
   abstract claim(
     scope: string,
     key: string,
@@ -26,8 +33,11 @@ export abstract class IdempotencyStore {
     ttlSeconds: number,
   ): Promise<void>;
 
-  /** Gives the key up (the publish failed), so a retry can take it and complete the publish. */
-  abstract release(scope: string, key: string): Promise<void>;
+  /**
+   * Gives the key up if `attempt` still holds it (its publish failed), so that a retry can take it and
+   * complete the publish; a record of another attempt, or a completed one, is left alone.
+   */
+  abstract release(scope: string, key: string, attempt: string): Promise<void>;
 
   /** The record under the key, if any. */
   abstract read(scope: string, key: string): Promise<IdempotencyRecord | undefined>;

@@ -15,6 +15,8 @@ const PENDING_TTL_SECONDS = 10;
 /** How long a duplicate request waits for the first one's response before answering 409. */
 const PENDING_WAIT_MS = 5000;
 const POLL_MS = 25;
+/** How often a release that failed (the engine unreachable) is tried again, while the claim lasts. */
+const RELEASE_RETRY_MS = 250;
 
 export interface IdempotentOutcome<T> {
   response: T;
@@ -26,7 +28,9 @@ export interface IdempotentOutcome<T> {
  * Runs an operation at most once per (API key, Idempotency-Key) within IDEMPOTENCY_TTL_SECONDS,
  * whichever replica the retries reach: the first request claims the key and runs; the others get
  * its response. A different body under the same key is refused (422). If the operation fails, the
- * key is released so that a retry can run it.
+ * key is released so that a retry can run it — also when the engine is unreachable at that moment (a
+ * failover): the release is tried again until it lands or the claim has expired, so that the retries
+ * do not wait out the pending TTL once the new master serves.
  */
 @Injectable()
 export class IdempotentExecution {
@@ -49,7 +53,10 @@ export class IdempotentExecution {
     for (;;) {
       const claim = await this.store.claim(scope, key, fingerprint, PENDING_TTL_SECONDS);
       if (claim.claimed)
-        return { response: await this.execute(scope, key, fingerprint, operation), replayed: false };
+        return {
+          response: await this.execute(scope, key, fingerprint, claim.attempt, operation),
+          replayed: false,
+        };
       const record = claim.record;
       if (record.fingerprint !== fingerprint) {
         throw new UnprocessableEntityException(
@@ -68,22 +75,41 @@ export class IdempotentExecution {
     scope: string,
     key: string,
     fingerprint: string,
+    attempt: string,
     operation: (fingerprint: string) => Promise<T>,
   ): Promise<T> {
-    let response: T;
+    const claimExpires = Date.now() + PENDING_TTL_SECONDS * 1000;
     try {
-      response = await operation(fingerprint);
+      const response = await operation(fingerprint);
+      await this.store.complete(
+        scope,
+        key,
+        { state: 'done', fingerprint, response },
+        this.config.idempotencyTtlSeconds,
+      );
+      return response;
     } catch (error) {
-      await this.store.release(scope, key).catch(() => undefined);
+      // Also after a failed completion: the retry that takes the key publishes the same notification
+      // id, which the engine recognises as stored (no duplicate) and answers with its delivery.
+      await this.release(scope, key, attempt, claimExpires);
       throw error;
     }
-    await this.store.complete(
-      scope,
-      key,
-      { state: 'done', fingerprint, response },
-      this.config.idempotencyTtlSeconds,
-    );
-    return response;
+  }
+
+  /** Releases the claim; if the engine does not answer, keeps trying in the background until `until`. */
+  private async release(scope: string, key: string, attempt: string, until: number): Promise<void> {
+    const released = () =>
+      this.store.release(scope, key, attempt).then(
+        () => true,
+        () => false,
+      );
+    if (await released()) return;
+    void (async () => {
+      while (Date.now() + RELEASE_RETRY_MS < until) {
+        await new Promise((resolve) => setTimeout(resolve, RELEASE_RETRY_MS).unref());
+        if (await released()) return;
+      }
+    })();
   }
 }
 

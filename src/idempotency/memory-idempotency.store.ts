@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { ClaimResult, IdempotencyRecord, IdempotencyStore } from './idempotency.store';
 
 /** The embedded engine's store: one replica, entries dropped when they expire. */
@@ -7,8 +8,9 @@ export class MemoryIdempotencyStore extends IdempotencyStore {
   claim(scope: string, key: string, fingerprint: string, pendingTtlSeconds: number): Promise<ClaimResult> {
     const existing = this.get(scope, key);
     if (existing) return Promise.resolve({ claimed: false, record: existing });
-    this.set(scope, key, { state: 'pending', fingerprint }, pendingTtlSeconds);
-    return Promise.resolve({ claimed: true });
+    const attempt = randomUUID();
+    this.set(scope, key, { state: 'pending', fingerprint, attempt }, pendingTtlSeconds);
+    return Promise.resolve({ claimed: true, attempt });
   }
 
   complete(
@@ -22,8 +24,9 @@ export class MemoryIdempotencyStore extends IdempotencyStore {
     return Promise.resolve();
   }
 
-  release(scope: string, key: string): Promise<void> {
-    this.records.delete(`${scope}\n${key}`);
+  release(scope: string, key: string, attempt: string): Promise<void> {
+    const record = this.get(scope, key);
+    if (record?.state === 'pending' && record.attempt === attempt) this.records.delete(`${scope}\n${key}`);
     return Promise.resolve();
   }
 

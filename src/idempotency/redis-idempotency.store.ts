@@ -1,5 +1,6 @@
 import type { EngineCommands } from '../engine/engine-commands';
 import type { Result } from 'ioredis';
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { engineCall } from '../common/errors';
@@ -8,6 +9,7 @@ import { ClaimResult, IdempotencyRecord, IdempotencyStore } from './idempotency.
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     heraldIdempotencyClaim(key: string, record: string, ttlSeconds: number): Result<string | null, Context>;
+    heraldIdempotencyRelease(key: string, attempt: string): Result<number, Context>;
   }
 }
 
@@ -22,6 +24,10 @@ export class RedisIdempotencyStore extends IdempotencyStore {
       numberOfKeys: 1,
       lua: readFileSync(join(__dirname, 'claim.lua'), 'utf8'),
     });
+    redis.defineCommand('heraldIdempotencyRelease', {
+      numberOfKeys: 1,
+      lua: readFileSync(join(__dirname, 'release.lua'), 'utf8'),
+    });
   }
 
   async claim(
@@ -30,12 +36,13 @@ export class RedisIdempotencyStore extends IdempotencyStore {
     fingerprint: string,
     pendingTtlSeconds: number,
   ): Promise<ClaimResult> {
-    const pending: IdempotencyRecord = { state: 'pending', fingerprint };
+    const attempt = randomUUID();
+    const pending: IdempotencyRecord = { state: 'pending', fingerprint, attempt };
     const existing = await engineCall(() =>
       this.redis.heraldIdempotencyClaim(recordKey(scope, key), JSON.stringify(pending), pendingTtlSeconds),
     );
     return existing === null
-      ? { claimed: true }
+      ? { claimed: true, attempt }
       : { claimed: false, record: JSON.parse(existing) as IdempotencyRecord };
   }
 
@@ -48,8 +55,8 @@ export class RedisIdempotencyStore extends IdempotencyStore {
     await engineCall(() => this.redis.set(recordKey(scope, key), JSON.stringify(record), 'EX', ttlSeconds));
   }
 
-  async release(scope: string, key: string): Promise<void> {
-    await engineCall(() => this.redis.del(recordKey(scope, key)));
+  async release(scope: string, key: string, attempt: string): Promise<void> {
+    await engineCall(() => this.redis.heraldIdempotencyRelease(recordKey(scope, key), attempt));
   }
 
   async read(scope: string, key: string): Promise<IdempotencyRecord | undefined> {

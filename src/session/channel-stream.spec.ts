@@ -159,6 +159,11 @@ describe(ChannelStream.name, () => {
       expect(offsets(sut.receive(aMessage(17, 'e2', 'b')))).toEqual(['e2:17']);
     });
 
+    it('is dispatched when it was not among the last 8 of the ended epoch', () => {
+      for (let offset = 3; offset <= 10; offset++) sut.receive(aMessage(offset, 'e1'));
+      expect(offsets(intoNewEpoch([aMessage(1, 'e2', 'a')]))).toEqual(['e2:1']);
+    });
+
     it('is only a notification of the ended epoch: within one epoch the offset decides', () => {
       expect(offsets(sut.receive(aMessage(3, 'e1', 'a')))).toEqual(['e1:3']);
     });

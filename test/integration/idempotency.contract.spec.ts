@@ -1,4 +1,4 @@
-import { IdempotencyRecord, IdempotencyStore } from '../../src/idempotency/idempotency.store';
+import { ClaimResult, IdempotencyRecord, IdempotencyStore } from '../../src/idempotency/idempotency.store';
 import { MemoryIdempotencyStore } from '../../src/idempotency/memory-idempotency.store';
 import { RedisIdempotencyStore } from '../../src/idempotency/redis-idempotency.store';
 import { engineTwins } from '../support/engines';
@@ -16,6 +16,11 @@ let keyCounter = 0;
 /** A key no other test uses (the Redis twin may run on a shared server). */
 const aKey = () => `contract-${process.pid}-${Date.now().toString(36)}-${++keyCounter}`;
 const aScope = (label = 'publisher') => `${label}-${++keyCounter}`;
+/** The attempt of a claim that must have been granted. */
+const attemptOf = (claim: ClaimResult): string => {
+  if (!claim.claimed) throw new Error(`the key was not free: ${JSON.stringify(claim.record)}`);
+  return claim.attempt;
+};
 const aDoneRecord = (fingerprint: string, response: unknown = { id: 'n-1', deliveries: [] }) =>
   ({ state: 'done', fingerprint, response }) satisfies IdempotencyRecord;
 
@@ -40,7 +45,11 @@ describe.each(
       );
       const winners = claims.flatMap((claim, n) => (claim.claimed ? [n] : []));
       expect(winners).toHaveLength(1);
-      const winnerRecord = { state: 'pending', fingerprint: `fingerprint-${winners[0]}` };
+      const winnerRecord = {
+        state: 'pending',
+        fingerprint: `fingerprint-${winners[0]}`,
+        attempt: attemptOf(claims[winners[0]]),
+      };
       for (const claim of claims.filter((c) => !c.claimed)) {
         expect(claim).toEqual({ claimed: false, record: winnerRecord });
       }
@@ -48,12 +57,14 @@ describe.each(
 
     it('shows a later claimer the pending record, with the first claimer’s fingerprint', async () => {
       const [scope, key] = [aScope(), aKey()];
-      await expect(sut.claim(scope, key, 'first', PENDING_TTL_SECONDS)).resolves.toEqual({ claimed: true });
+      const first = await sut.claim(scope, key, 'first', PENDING_TTL_SECONDS);
+      expect(first).toEqual({ claimed: true, attempt: expect.any(String) as unknown });
+      const pending = { state: 'pending', fingerprint: 'first', attempt: attemptOf(first) };
       await expect(sut.claim(scope, key, 'second', PENDING_TTL_SECONDS)).resolves.toEqual({
         claimed: false,
-        record: { state: 'pending', fingerprint: 'first' },
+        record: pending,
       });
-      await expect(sut.read(scope, key)).resolves.toEqual({ state: 'pending', fingerprint: 'first' });
+      await expect(sut.read(scope, key)).resolves.toEqual(pending);
     });
 
     it('stores the completed response for later claimers and readers', async () => {
@@ -70,11 +81,40 @@ describe.each(
 
     it('frees a released key for the next claimer', async () => {
       const [scope, key] = [aScope(), aKey()];
-      await sut.claim(scope, key, 'failed', PENDING_TTL_SECONDS);
-      await sut.release(scope, key);
+      await sut.release(scope, key, attemptOf(await sut.claim(scope, key, 'failed', PENDING_TTL_SECONDS)));
       await expect(sut.read(scope, key)).resolves.toBeUndefined();
-      await expect(sut.claim(scope, key, 'retry', PENDING_TTL_SECONDS)).resolves.toEqual({ claimed: true });
-      await expect(sut.read(scope, key)).resolves.toEqual({ state: 'pending', fingerprint: 'retry' });
+      const retry = await sut.claim(scope, key, 'retry', PENDING_TTL_SECONDS);
+      await expect(sut.read(scope, key)).resolves.toEqual({
+        state: 'pending',
+        fingerprint: 'retry',
+        attempt: attemptOf(retry),
+      });
+    });
+
+    it('gives up only the releasing attempt’s claim: a late release leaves a later claim alone', async () => {
+      const [scope, key] = [aScope(), aKey()];
+      const stale = attemptOf(await sut.claim(scope, key, 'fp', 1));
+      await waitUntil(
+        async () => (await sut.read(scope, key)) === undefined,
+        3000,
+        'the pending record to expire',
+      );
+      const later = attemptOf(await sut.claim(scope, key, 'fp', PENDING_TTL_SECONDS));
+      expect(later).not.toBe(stale);
+      await sut.release(scope, key, stale);
+      await expect(sut.read(scope, key)).resolves.toEqual({
+        state: 'pending',
+        fingerprint: 'fp',
+        attempt: later,
+      });
+    });
+
+    it('leaves a completed record alone when its attempt releases it late', async () => {
+      const [scope, key] = [aScope(), aKey()];
+      const attempt = attemptOf(await sut.claim(scope, key, 'fp', PENDING_TTL_SECONDS));
+      await sut.complete(scope, key, aDoneRecord('fp'), DONE_TTL_SECONDS);
+      await sut.release(scope, key, attempt);
+      await expect(sut.read(scope, key)).resolves.toEqual(aDoneRecord('fp'));
     });
 
     it('frees a pending key whose holder never completes once the pending TTL passes', async () => {
@@ -87,7 +127,9 @@ describe.each(
         3000,
         'the pending record to expire',
       );
-      await expect(sut.claim(scope, key, 'retry', PENDING_TTL_SECONDS)).resolves.toEqual({ claimed: true });
+      await expect(sut.claim(scope, key, 'retry', PENDING_TTL_SECONDS)).resolves.toMatchObject({
+        claimed: true,
+      });
     });
 
     it('keeps a completed record for its own TTL, not the pending one', async () => {
@@ -102,10 +144,11 @@ describe.each(
     it('keeps scopes apart: one key under two API keys is two records', async () => {
       const key = aKey();
       const [a, b] = [aScope('a'), aScope('b')];
-      await expect(sut.claim(a, key, 'from-a', PENDING_TTL_SECONDS)).resolves.toEqual({ claimed: true });
-      await expect(sut.claim(b, key, 'from-b', PENDING_TTL_SECONDS)).resolves.toEqual({ claimed: true });
+      const fromA = await sut.claim(a, key, 'from-a', PENDING_TTL_SECONDS);
+      const fromB = await sut.claim(b, key, 'from-b', PENDING_TTL_SECONDS);
+      expect([fromA.claimed, fromB.claimed]).toEqual([true, true]);
       await sut.complete(a, key, aDoneRecord('from-a'), DONE_TTL_SECONDS);
-      await sut.release(b, key);
+      await sut.release(b, key, attemptOf(fromB));
       await expect(sut.read(a, key)).resolves.toEqual(aDoneRecord('from-a'));
       await expect(sut.read(b, key)).resolves.toBeUndefined();
     });

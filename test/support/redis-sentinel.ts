@@ -15,7 +15,12 @@ const CONVERGE_TIMEOUT_MS = 40_000;
 export interface SentinelOptions {
   replicas?: number;
   sentinels?: number;
-  /** `down-after-milliseconds`: how long the master may be silent before a Sentinel calls it down. */
+  /**
+   * `down-after-milliseconds`: how long the master may be silent before a Sentinel calls it down.
+   * Twice the Sentinels' 1 s ping and reconnect period by default: at 1000 they now and then called a
+   * master down 1.0 s after promoting it (its link was new, its first PONG not yet in) and started
+   * another failover.
+   */
   downAfterMs?: number;
   /** `failover-timeout` (ms). */
   failoverTimeoutMs?: number;
@@ -74,7 +79,7 @@ interface Started {
  * with its own directory (the Sentinels rewrite their config files there).
  */
 export async function startRedisSentinel(options: SentinelOptions = {}): Promise<TestRedisSentinel> {
-  const { replicas = 1, sentinels = 3, downAfterMs = 1000, failoverTimeoutMs = 5000 } = options;
+  const { replicas = 1, sentinels = 3, downAfterMs = 2000, failoverTimeoutMs = 5000 } = options;
   const quorum = Math.floor(sentinels / 2) + 1;
   const started: Started[] = [];
   const admin = new NodeClients();
