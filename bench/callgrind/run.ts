@@ -14,8 +14,12 @@
  *
  *   --systems herald,bare,peer,floor   (default: all four)
  *   --roles publish,deliver            (default: both)
- *   --publishes N   measured publishes (default 2000)     --warmup N   (default 500)
- *   --in-flight C   lanes (default 8)                     --users U    (default 200)
+ *   --publishes N   measured publishes                    --warmup N   publishes before the counters are zeroed
+ *   --in-flight C   lanes                                 --users U    (default 200)
+ *                   defaults per role: publish 1500 after 2000 with 8 lanes (the replica taking POSTs
+ *                   batches what 8 connections send it); deliver 3000 after 6000 with 1 lane (one
+ *                   message per read, whatever the timing; its short path needs the longer warm-up
+ *                   before the JIT has settled)
  *   --repeat R      runs per system and role (default 2: the figure's spread shows it is stable)
  *   --idle-ms T     idle window after the measured one (default 3000)
  *   --json FILE     results (default bench/dist/callgrind/results.json); the tables go to stdout
@@ -45,12 +49,23 @@ type Role = 'publish' | 'deliver';
 const ROLES: readonly Role[] = ['publish', 'deliver'];
 const ADAPTERS: readonly SystemAdapter[] = [herald, bare, peer, floor];
 
-interface Options {
-  systems: string[];
-  roles: Role[];
+/** What a run of one role drives. */
+interface Drive {
   publishes: number;
   warmup: number;
   inFlight: number;
+}
+
+const ROLE_DRIVE: Record<Role, Drive> = {
+  publish: { publishes: 1500, warmup: 2000, inFlight: 8 },
+  deliver: { publishes: 3000, warmup: 6000, inFlight: 1 },
+};
+
+interface Options {
+  systems: string[];
+  roles: Role[];
+  /** Set on the command line: overrides the role's default. */
+  drive: Partial<Drive>;
   users: number;
   repeat: number;
   idleMs: number;
@@ -63,6 +78,8 @@ export interface RunRecord {
   role: Role;
   repetition: number;
   publishes: number;
+  warmup: number;
+  inFlight: number;
   windowMs: number;
   idleMs: number;
   analysis: Analysis;
@@ -70,14 +87,13 @@ export interface RunRecord {
 }
 
 const outRoot = join(benchDist, 'callgrind');
+const HOUR_MS = 3_600_000;
 
 function parseArgs(argv: string[]): Options {
   const opts: Options = {
     systems: ADAPTERS.map((a) => a.name),
     roles: [...ROLES],
-    publishes: 2000,
-    warmup: 500,
-    inFlight: 8,
+    drive: {},
     users: 200,
     repeat: 2,
     idleMs: 3000,
@@ -107,13 +123,13 @@ function parseArgs(argv: string[]): Options {
         for (const r of opts.roles) if (!ROLES.includes(r)) throw new Error(`unknown role ${r}`);
         break;
       case '--publishes':
-        opts.publishes = count(++i, flag);
+        opts.drive.publishes = count(++i, flag);
         break;
       case '--warmup':
-        opts.warmup = count(++i, flag);
+        opts.drive.warmup = count(++i, flag);
         break;
       case '--in-flight':
-        opts.inFlight = count(++i, flag);
+        opts.drive.inFlight = count(++i, flag);
         break;
       case '--users':
         opts.users = count(++i, flag);
@@ -161,12 +177,12 @@ class Lane {
 /** The clients on replica 1 and the lanes; `drive(n)` runs n publishes to replica 0 and awaits their delivery. */
 async function startLoad(
   sys: RunningSystem,
-  opts: Options,
+  users: string[],
+  inFlight: number,
 ): Promise<{ drive(n: number): Promise<void>; close(): void }> {
-  const users = userIds('u', opts.users);
   const lanes = Array.from(
-    { length: opts.inFlight },
-    (_, k) => new Lane(users.filter((_, i) => i % opts.inFlight === k)),
+    { length: inFlight },
+    (_, k) => new Lane(users.filter((_, i) => i % inFlight === k)),
   );
   const laneOf = new Map(lanes.flatMap((lane) => lane.users.map((u) => [u, lane] as const)));
   const problems: string[] = [];
@@ -184,7 +200,7 @@ async function startLoad(
       while (next < connections.length) await connections[next++].connect(undefined, 300_000);
     }),
   );
-  const agent = new Agent({ keepAlive: true, maxSockets: opts.inFlight });
+  const agent = new Agent({ keepAlive: true, maxSockets: inFlight });
   const headers = { authorization: `Bearer ${sys.apiKey}` };
   const url = sys.publishUrl(0);
   const drive = async (n: number): Promise<void> => {
@@ -223,6 +239,7 @@ async function measure(
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const measured = role === 'publish' ? 0 : 1;
+  const drive = { ...ROLE_DRIVE[role], ...opts.drive };
   const wrap: ReplicaWrap = (replica, command, args) =>
     replica !== measured || opts.native
       ? undefined
@@ -236,20 +253,25 @@ async function measure(
             // JIT code is named in /tmp/perf-<pid>.map, interpreted functions each by their own trampoline.
             '--perf-basic-prof',
             '--interpreted-frames-native-stack',
+            // The code-event log these flags also write goes with the run's files, not the working directory.
+            `--logfile=${join(dir, 'v8.log')}`,
+            '--no-logfile-per-isolate',
             ...args,
           ],
           startTimeoutMs: 600_000,
+          // Heartbeats are per connection per interval, not per publish: an hour keeps them out of the windows.
+          env: { HEARTBEAT_INTERVAL_MS: String(HOUR_MS), PING_INTERVAL_MS: String(HOUR_MS) },
         };
   const sys = await adapter.start(2, `cg-${role}-${repetition}`, 'redis', wrap);
   const pid = sys.pids[measured];
   let windowMs: number;
   try {
-    const load = await startLoad(sys, opts);
+    const load = await startLoad(sys, userIds('u', opts.users), drive.inFlight);
     try {
-      await load.drive(opts.warmup);
+      await load.drive(drive.warmup);
       if (!opts.native) await control('-z', pid);
       const started = monoMs();
-      await load.drive(opts.publishes);
+      await load.drive(drive.publishes);
       windowMs = monoMs() - started;
       if (!opts.native) {
         await control('-d', pid);
@@ -267,13 +289,15 @@ async function measure(
     system: adapter.name,
     role,
     repetition,
-    publishes: opts.publishes,
+    publishes: drive.publishes,
+    warmup: drive.warmup,
+    inFlight: drive.inFlight,
     windowMs,
     idleMs: opts.idleMs,
   };
   if (opts.native) {
     process.stdout.write(
-      `${adapter.name} ${role}: ${opts.publishes} publishes in ${windowMs.toFixed(0)} ms (native)\n`,
+      `${adapter.name} ${role}: ${drive.publishes} publishes in ${windowMs.toFixed(0)} ms (native)\n`,
     );
     return { ...record, analysis: emptyAnalysis(), idle: emptyAnalysis() };
   }

@@ -41,13 +41,14 @@ export interface SystemAdapter {
 
 /**
  * Runs a replica under another program (bench/callgrind: valgrind): the command line that replaces
- * `command args`, and how long its start may take; undefined leaves the replica as it is.
+ * `command args`, how long its start may take, and variables added to its environment; undefined
+ * leaves the replica as it is.
  */
 export type ReplicaWrap = (
   replica: number,
   command: string,
   args: string[],
-) => { command: string; args: string[]; startTimeoutMs: number } | undefined;
+) => { command: string; args: string[]; startTimeoutMs: number; env?: Record<string, string> } | undefined;
 
 /** How to launch one replica of a system; everything else about starting one is shared. */
 export interface ReplicaLaunch {
@@ -102,7 +103,7 @@ async function startReplica(
   const port = await freePort();
   const args = [...nodeArgs(launch), ...launch.args];
   const proc = spawnManaged(label, wrapped?.command ?? launch.command, wrapped?.args ?? args, {
-    env: { ...baseEnv(), ...launch.env(port, engine, secrets) },
+    env: { ...baseEnv(), ...launch.env(port, engine, secrets), ...wrapped?.env },
     ipc: launch.ipc,
   });
   try {
