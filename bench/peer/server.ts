@@ -9,8 +9,8 @@
  * sharded adapter (`createShardedAdapter`, SPUBLISH/SSUBSCRIBE, one channel per room in its default
  * "dynamic" mode) on an ioredis Cluster with `shardedSubscribers: true` (one subscriber per master).
  *
- * Env: PORT, REDIS_URL or REDIS_CLUSTER_NODES (`host:port,…`), JWT_SECRET, API_KEY. Exits when its
- * parent's IPC channel closes.
+ * Env: PORT, REDIS_URL or REDIS_CLUSTER_NODES (`host:port,…`), JWT_SECRET, API_KEY, PING_INTERVAL_MS
+ * (Socket.IO's heartbeat, default 25 s as Herald's). Exits when its parent's IPC channel closes.
  */
 import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
 import Redis, { Cluster } from 'ioredis';
@@ -81,6 +81,7 @@ const httpServer = createPublishServer({
 const io = new Server<ClientEvents, ServerEvents, Record<string, never>, SocketData>(httpServer, {
   transports: ['websocket'],
   serveClient: false,
+  pingInterval: Number(process.env.PING_INTERVAL_MS ?? 25_000),
   adapter,
 });
 

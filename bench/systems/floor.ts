@@ -7,7 +7,7 @@ export const floor: SystemAdapter = {
   name: 'floor',
   engines: ['redis'],
   unavailable: () => undefined,
-  start: (replicas, label) =>
+  start: (replicas, label, _engineKind, wrap) =>
     startReplicated(
       {
         name: 'floor',
@@ -25,5 +25,7 @@ export const floor: SystemAdapter = {
       },
       replicas,
       label,
+      'redis',
+      wrap,
     ),
 };

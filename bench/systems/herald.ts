@@ -13,7 +13,7 @@ export const herald: SystemAdapter = {
   name: 'herald',
   engines: ['redis', 'cluster'],
   unavailable: () => (existsSync(main) ? undefined : 'dist/main.js not built (npm run build)'),
-  start: (replicas, label, engineKind) =>
+  start: (replicas, label, engineKind, wrap) =>
     startReplicated(
       {
         name: 'herald',
@@ -40,5 +40,6 @@ export const herald: SystemAdapter = {
       replicas,
       label,
       engineKind,
+      wrap,
     ),
 };

@@ -7,7 +7,7 @@ export const peer: SystemAdapter = {
   name: 'peer',
   engines: ['redis', 'cluster'],
   unavailable: () => undefined,
-  start: (replicas, label, engineKind) =>
+  start: (replicas, label, engineKind, wrap) =>
     startReplicated(
       {
         name: 'peer',
@@ -31,5 +31,6 @@ export const peer: SystemAdapter = {
       replicas,
       label,
       engineKind,
+      wrap,
     ),
 };

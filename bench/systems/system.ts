@@ -7,7 +7,8 @@ import { freePort, Managed, spawnManaged } from '../support/processes';
 import { BenchEngine, EngineKind, startSingleRedis } from '../support/redis';
 import { startRedisCluster } from '../support/redis-cluster';
 
-export type SystemName = 'herald' | 'peer' | 'floor';
+/** `bare` is bench/bare-herald (the instruction-count prototype); the workloads run the other three. */
+export type SystemName = 'herald' | 'peer' | 'floor' | 'bare';
 export const SYSTEM_NAMES: readonly SystemName[] = ['herald', 'peer', 'floor'];
 
 /** One system under test, started: its own fresh Redis (or Redis Cluster) and `replicas` server processes. */
@@ -35,8 +36,19 @@ export interface SystemAdapter {
   /** The engines it can run on. */
   readonly engines: readonly EngineKind[];
   /** `label` names the log files (bench/dist/logs/<label>-<system>-*.log). */
-  start(replicas: number, label: string, engine?: EngineKind): Promise<RunningSystem>;
+  start(replicas: number, label: string, engine?: EngineKind, wrap?: ReplicaWrap): Promise<RunningSystem>;
 }
+
+/**
+ * Runs a replica under another program (bench/callgrind: valgrind): the command line that replaces
+ * `command args`, how long its start may take, and variables added to its environment; undefined
+ * leaves the replica as it is.
+ */
+export type ReplicaWrap = (
+  replica: number,
+  command: string,
+  args: string[],
+) => { command: string; args: string[]; startTimeoutMs: number; env?: Record<string, string> } | undefined;
 
 /** How to launch one replica of a system; everything else about starting one is shared. */
 export interface ReplicaLaunch {
@@ -86,15 +98,22 @@ async function startReplica(
   label: string,
   engine: BenchEngine,
   secrets: Secrets,
+  wrapped?: ReturnType<ReplicaWrap>,
 ): Promise<[number, Managed]> {
   const port = await freePort();
-  const proc = spawnManaged(label, launch.command, [...nodeArgs(launch), ...launch.args], {
-    env: { ...baseEnv(), ...launch.env(port, engine, secrets) },
+  const args = [...nodeArgs(launch), ...launch.args];
+  const proc = spawnManaged(label, wrapped?.command ?? launch.command, wrapped?.args ?? args, {
+    env: { ...baseEnv(), ...launch.env(port, engine, secrets), ...wrapped?.env },
     ipc: launch.ipc,
   });
   try {
-    await waitForOk(`http://127.0.0.1:${port}/health/ready`, launch.startTimeoutMs, () =>
-      proc.child.exitCode !== null ? `exited with ${proc.child.exitCode}` : undefined,
+    await waitForOk(
+      `http://127.0.0.1:${port}/health/ready`,
+      wrapped?.startTimeoutMs ?? launch.startTimeoutMs,
+      () =>
+        proc.child.exitCode !== null || proc.child.signalCode !== null
+          ? `exited with ${proc.child.exitCode ?? proc.child.signalCode}`
+          : undefined,
     );
   } catch (err) {
     await proc.stop(1000);
@@ -113,6 +132,7 @@ export async function startReplicated(
   replicas: number,
   label: string,
   engineKind: EngineKind = 'redis',
+  wrap?: ReplicaWrap,
 ): Promise<RunningSystem> {
   const secrets: Secrets = {
     jwtSecret: randomBytes(24).toString('hex'),
@@ -126,7 +146,13 @@ export async function startReplicated(
   const ports: number[] = [];
   const attempts = await Promise.allSettled(
     Array.from({ length: replicas }, (_, i) =>
-      startReplica(launch, `${label}-${launch.name}-${i}`, engine, secrets),
+      startReplica(
+        launch,
+        `${label}-${launch.name}-${i}`,
+        engine,
+        secrets,
+        wrap?.(i, launch.command, [...nodeArgs(launch), ...launch.args]),
+      ),
     ),
   );
   for (const attempt of attempts) {
