@@ -46,7 +46,10 @@ export function registerPublishRoute(fastify: FastifyInstance, deps: PublishRout
   );
 }
 
-/** The route's OpenAPI operation, as Nest's decorators described it (the document is Nest's). */
+/**
+ * The route's OpenAPI operation, as Nest's decorators described it (its operationId kept for
+ * generated clients), less the `idempotency-key` header Nest inferred from `@Headers()` as required.
+ */
 export const PUBLISH_OPERATION: OperationObject = {
   operationId: 'PublishController_publish',
   parameters: [
