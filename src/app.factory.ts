@@ -9,6 +9,9 @@ import { AppConfig } from './config/app-config';
 import { serveApiDocs } from './docs-setup';
 import { logRequests, Logs, NestLogger, requestIds } from './logging/logging.module';
 import { Metrics } from './metrics/metrics';
+import { registerPublishRoute } from './publish/publish.route';
+import { PublishService } from './publish/publish.service';
+import { PublishRateLimitGuard } from './rate-limit/publish-rate-limit.guard';
 
 /** The batch endpoint takes up to 1,000 items (each at most MAX_PAYLOAD_BYTES): its body may be larger. */
 export const BATCH_BODY_LIMIT_BYTES = 16 * 1024 * 1024;
@@ -28,13 +31,20 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
     // Body parsers are acceptOnlyJsonBodies's (Nest's would add a form parser).
     { bufferLogs: true, abortOnError: false, bodyParser: false },
   );
-  acceptOnlyJsonBodies(app.getHttpAdapter().getInstance());
+  const fastify = app.getHttpAdapter().getInstance();
+  acceptOnlyJsonBodies(fastify);
   const logs = app.get(Logs);
   app.useLogger(new NestLogger(logs));
   app.useGlobalPipes(new RequestValidationPipe());
   allowLargerBatchBodies(app);
-  authenticateBeforeBody(app.getHttpAdapter().getInstance(), app.get(ApiKeyGuard));
-  logRequests(app.getHttpAdapter().getInstance(), logs, app.get(Metrics));
+  authenticateBeforeBody(fastify, app.get(ApiKeyGuard));
+  logRequests(fastify, logs, app.get(Metrics));
+  // After the hooks above (authenticateBeforeBody's is added per route, when it is registered).
+  registerPublishRoute(fastify, {
+    keys: app.get(ApiKeyGuard),
+    rateLimit: app.get(PublishRateLimitGuard),
+    publisher: app.get(PublishService),
+  });
   serveApiDocs(app);
   return app;
 }

@@ -68,12 +68,17 @@ export class ApiKeyGuard implements CanActivate {
     ]);
     if (scope === undefined) throw new Error('ApiKeyGuard on a route without ApiKeyWithScope(...)');
     const request = context.switchToHttp().getRequest<PublisherRequest>();
-    const key = this.authenticate(request.headers.authorization);
-    if (!key) throw new UnauthorizedException('missing or invalid API key (Authorization: Bearer <api key>)');
+    request.apiKeyName = this.authorize(request.headers.authorization, scope).name;
+    return true;
+  }
+
+  /** The key of an `Authorization` header that has `scope`: else a 401 (no valid key) or a 403. */
+  authorize(header: string | string[] | undefined, scope: ApiScope): ApiKey {
+    const key = this.authenticate(header);
+    if (!key) throw new UnauthorizedException(MISSING_API_KEY_MESSAGE);
     if (!key.scopes.has(scope))
       throw new ForbiddenException(`API key "${key.name}" lacks the "${scope}" scope this endpoint needs`);
-    request.apiKeyName = key.name;
-    return true;
+    return key;
   }
 
   authenticate(header: string | string[] | undefined): ApiKey | undefined {

@@ -1,5 +1,5 @@
 import { applyDecorators, HttpStatus } from '@nestjs/common';
-import { ApiResponse } from '@nestjs/swagger';
+import { ApiResponse, type ResponsesObject } from '@nestjs/swagger';
 
 const DESCRIPTIONS: Record<number, string> = {
   400: 'invalid request; the message names the field',
@@ -14,22 +14,33 @@ const DESCRIPTIONS: Record<number, string> = {
   503: 'engine (Redis) unavailable; retry after Retry-After (with the same Idempotency-Key, a retry never stores twice)',
 };
 
+const errorBodySchema = (status: HttpStatus) => ({
+  type: 'object',
+  properties: {
+    statusCode: { type: 'integer', example: status },
+    error: { type: 'string' },
+    message: { type: 'string' },
+  },
+});
+
 /** Documents error statuses; every error body is `{statusCode, error, message}`. */
 export function ApiErrorResponses(...statuses: HttpStatus[]): MethodDecorator & ClassDecorator {
   return applyDecorators(
     ...statuses.map((status) =>
-      ApiResponse({
-        status,
-        description: DESCRIPTIONS[status],
-        schema: {
-          type: 'object',
-          properties: {
-            statusCode: { type: 'integer', example: status },
-            error: { type: 'string' },
-            message: { type: 'string' },
-          },
-        },
-      }),
+      ApiResponse({ status, description: DESCRIPTIONS[status], schema: errorBodySchema(status) }),
     ),
+  );
+}
+
+/** The same statuses as OpenAPI response objects, for a route served outside Nest. */
+export function errorResponses(...statuses: HttpStatus[]): ResponsesObject {
+  return Object.fromEntries(
+    statuses.map((status) => [
+      String(status),
+      {
+        description: DESCRIPTIONS[status],
+        content: { 'application/json': { schema: errorBodySchema(status) } },
+      },
+    ]),
   );
 }

@@ -32,23 +32,27 @@ export const ENGINE_RETRY_AFTER_SECONDS = 1;
  */
 @Catch()
 export class HttpErrorFilter implements ExceptionFilter {
-  private readonly logger = new Logger('HttpErrorFilter');
-
   catch(exception: unknown, host: ArgumentsHost): void {
-    const reply = host.switchToHttp().getResponse<FastifyReply>();
-    if (exception instanceof EngineUnavailableError) {
-      void reply.status(503).header('Retry-After', String(ENGINE_RETRY_AFTER_SECONDS));
-      send(reply, 503, ENGINE_UNAVAILABLE_MESSAGE);
-      return;
-    }
-    if (exception instanceof HttpException) {
-      send(reply, exception.getStatus(), messageOf(exception));
-      return;
-    }
-    const error = exception instanceof Error ? exception : new Error(String(exception));
-    this.logger.error(`unexpected error: ${error.message}`, error.stack);
-    send(reply, 500, 'internal error');
+    answerError(host.switchToHttp().getResponse<FastifyReply>(), exception);
   }
+}
+
+const logger = new Logger('HttpErrorFilter');
+
+/** The filter's answer, also given by the routes served outside Nest (publish.route.ts). */
+export function answerError(reply: FastifyReply, exception: unknown): void {
+  if (exception instanceof EngineUnavailableError) {
+    void reply.status(503).header('Retry-After', String(ENGINE_RETRY_AFTER_SECONDS));
+    send(reply, 503, ENGINE_UNAVAILABLE_MESSAGE);
+    return;
+  }
+  if (exception instanceof HttpException) {
+    send(reply, exception.getStatus(), messageOf(exception));
+    return;
+  }
+  const error = exception instanceof Error ? exception : new Error(String(exception));
+  logger.error(`unexpected error: ${error.message}`, error.stack);
+  send(reply, 500, 'internal error');
 }
 
 function send(reply: FastifyReply, statusCode: number, message: string): void {
