@@ -2,10 +2,12 @@ import type { Browser } from 'puppeteer-core';
 import webpush from 'web-push';
 import type { PushMessage } from '../../src/protocol/wire';
 import { generatedCredentials, startApp, type TestApp } from '../support/app';
-import { aUserId, post } from '../support/client';
+import { aToken, aUserId, connect, post } from '../support/client';
 import { type FakeAutopush, startFakeAutopush } from '../support/fake-autopush';
+import { FakePushService } from '../support/fake-push-service';
+import { registerSubscription } from '../support/push';
 import { getJson, httpRequest } from '../support/http';
-import { sleep, waitUntil } from '../support/wait';
+import { waitUntil } from '../support/wait';
 import { FIREFOX_PATH, firefoxPushPrefs, hasFirefox, launchFirefox } from './support/firefox';
 import { PushPage, type SubscriptionJson } from './support/push-page';
 
@@ -254,8 +256,27 @@ describeInFirefox('Web Push in Firefox ESR, through a fake autopush', () => {
         (body) => body.users[0]?.state === 'delivered',
         'the delivery status delivered',
       );
-      // Past the time the push would have been due (plus the dispatcher's poll), still none went out.
-      await sleep(afterMs + 2500);
+      // A marker: another user, online on a socket that never acks, subscribed at a push service of
+      // its own (the browser's one subscription stays this user's), whose push falls due 2.5 s after
+      // this one's (two polls of the dispatcher, PUSH_POLL_INTERVAL_MS 1 s): once the marker is
+      // pushed, a push of this one would have reached the browser's push service before it.
+      const marker = aUserId('web-push-marker');
+      const markerToken = aToken({ sub: marker, secret: generatedCredentials(app).jwtSecret });
+      const markerService = await FakePushService.start(vapid.publicKey);
+      const silent = await connect(app, markerToken);
+      try {
+        expect((await registerSubscription(app, markerToken, markerService.subscribe())).status).toBe(201);
+        const markerPublish = await publishWithPush(marker, { title: 'Marker', afterMs: afterMs + 2500 });
+        await waitForJson<DeliveryStatus>(
+          app,
+          `/v1/notifications/${markerPublish.id}/status`,
+          (body) => body.users[0]?.state === 'pushed',
+          'the marker pushed',
+        );
+      } finally {
+        await silent.close();
+        await markerService.close();
+      }
       expect(autopush.pushes.slice(before)).toEqual([]);
       const status = await waitForJson<DeliveryStatus>(
         app,
