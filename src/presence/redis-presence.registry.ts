@@ -41,8 +41,8 @@ export class RedisPresenceRegistry extends PresenceRegistry {
   async refresh(entries: readonly PresenceEntry[], ttlMs: number): Promise<void> {
     if (entries.length === 0) return;
     const expiry = Date.now() + ttlMs;
-    // One call per key (auto-pipelining sends a tick's calls together, per node on a cluster; an
-    // explicit pipeline would have to stay in one slot).
+    // One call per key, all in flight together (an explicit pipeline would have to stay in one slot
+    // on a cluster).
     await engineCall(() =>
       Promise.all(
         entries.flatMap(({ userId, connectionId }) => [

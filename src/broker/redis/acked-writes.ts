@@ -48,7 +48,7 @@ export interface AuditHandlers {
 
 /** Writes remembered per node: enough to cover the replication lag of any failover worth surviving. */
 export const WRITES_PER_NODE = 16_384;
-/** Writes looked up at once (auto-pipelined into one write per node). */
+/** Writes looked up at once (their calls in flight together). */
 const VERIFY_BATCH = 64;
 const RETRY_DELAY_MS = 1000;
 

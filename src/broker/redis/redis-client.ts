@@ -81,10 +81,15 @@ export function clusterNodeOptions(topology: Extract<RedisTopology, { mode: 'clu
 }
 
 /**
- * The client for commands. Commands issued in one tick go out in one write per node
- * (auto-pipelining). On a cluster, a MOVED / ASK / TRYAGAIN / CLUSTERDOWN answer is retried (the
- * command did not run), but a command whose connection closed is never re-sent elsewhere (it may have
- * run): it fails, and the publisher retries under its Idempotency-Key.
+ * The client for commands. On one Redis (or a Sentinel-managed master) each command is written as it
+ * is issued: no auto-pipelining, whose Pipeline per tick (a property getter defined on each one) kept
+ * every publish's objects alive past two scavenges, so that they were copied twice and then collected
+ * by full GCs — a quarter of a publish's CPU (bench/RESULTS.md, "The GC gap"); Redis reads what queued
+ * up in one read anyway. A cluster keeps auto-pipelining: ioredis's Cluster rejects a command sent to
+ * a node connection that is still connecting (a node's first burst after a start or a failover)
+ * unless it rides a pipeline. On a cluster, a MOVED / ASK / TRYAGAIN / CLUSTERDOWN answer is retried
+ * (the command did not run), but a command whose connection closed is never re-sent elsewhere (it may
+ * have run): it fails, and the publisher retries under its Idempotency-Key.
  */
 export function createCommandClient(
   topology: RedisTopology,
@@ -113,9 +118,10 @@ export function createCommandClient(
     );
   }
   const target = nodeOptions(topology);
-  const options = { ...COMMAND_OPTIONS, enableAutoPipelining: true };
   return withErrorLog(
-    typeof target === 'string' ? new Redis(target, options) : new Redis({ ...target, ...options }),
+    typeof target === 'string'
+      ? new Redis(target, COMMAND_OPTIONS)
+      : new Redis({ ...target, ...COMMAND_OPTIONS }),
     'commands',
     logger,
     onReconnect,

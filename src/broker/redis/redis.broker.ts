@@ -106,7 +106,7 @@ export class RedisBroker extends Broker {
   async publishMany(requests: readonly PublishRequest[]): Promise<Delivery[][]> {
     const epoch = newEpoch();
     const now = Date.now();
-    // One script call per channel; auto-pipelining sends every call of this tick in one write.
+    // One script call per channel (on a cluster, auto-pipelining sends a tick's calls together per node).
     const calls: Promise<Delivery>[] = [];
     for (const { draft, channels, dedupeTtlSeconds = 0 } of requests) {
       const tail = dataTail(draft);
