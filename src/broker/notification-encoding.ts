@@ -5,15 +5,19 @@ import { NotificationDraft } from './broker';
  * The `notification` frame data is made from three parts so that the engine can insert the offset and
  * epoch it assigns while storing, without parsing JSON: `head(channel) + offset + ',"epoch":"' + epoch
  * + '"' + tail`. The Redis publish script concatenates the same way.
+ *
+ * Only what the publisher chose is escaped: the channel (a user id may hold `"` or `\`), the type
+ * (any text) and the payload. The id (a UUID) and the timestamps (ISO-8601 from `toISOString`) never
+ * need escaping and are quoted as they are.
  */
 export function dataHead(id: string, channel: string): string {
-  return `{"id":${JSON.stringify(id)},"channel":${JSON.stringify(channel)},"offset":`;
+  return `{"id":"${id}","channel":${JSON.stringify(channel)},"offset":`;
 }
 
 export function dataTail(draft: NotificationDraft): string {
   const payload = JSON.stringify(draft.payload) ?? 'null';
-  const expiresAt = draft.expiresAt === undefined ? '' : `,"expiresAt":${JSON.stringify(draft.expiresAt)}`;
-  return `,"type":${JSON.stringify(draft.type)},"payload":${payload},"createdAt":${JSON.stringify(draft.createdAt)}${expiresAt}}`;
+  const expiresAt = draft.expiresAt === undefined ? '' : `,"expiresAt":"${draft.expiresAt}"`;
+  return `,"type":${JSON.stringify(draft.type)},"payload":${payload},"createdAt":"${draft.createdAt}"${expiresAt}}`;
 }
 
 export function composeData(head: string, offset: number, epoch: string, tail: string): string {

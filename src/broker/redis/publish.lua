@@ -1,46 +1,61 @@
 #!lua
--- Stores one notification in one channel's history and publishes it, as one atomic step.
--- Atomic because the offset a notification gets, its place in the history stream and the order in
--- which subscribers receive it must agree: with publishers on many replicas, every subscriber then
--- sees offsets 1, 2, 3, ... in order. Every key is in the channel's hash slot ({channel} tag).
+-- Stores notifications in channels' histories and publishes them: N channel writes, each one atomic
+-- step. Atomic because the offset a notification gets, its place in the history stream and the order
+-- in which subscribers receive it must agree: with publishers on many replicas, every subscriber then
+-- sees offsets 1, 2, 3, ... in order. The writes run in the order given (two writes to one channel get
+-- consecutive offsets in that order). One call carries many writes on one Redis (one round of script
+-- set-up and one command for a whole batch); on a Redis Cluster one write per call, whose keys are all
+-- in the channel's hash slot ({channel} tag) — the #!lua line makes Redis enforce that every key and
+-- shard channel of a call is in one slot there.
 --
--- KEYS[1]  meta hash {epoch, offset}
--- KEYS[2]  history stream; entry id "<offset>-0", field d = notification data JSON
--- KEYS[3]  dedupe marker of this notification id in this channel ("<offset>:<epoch>")
--- ARGV[1]  epoch to use if the channel has no history (a new life)
--- ARGV[2]  history size (entries kept)
--- ARGV[3]  history TTL in seconds (from the last notification)
--- ARGV[4]  pub/sub channel of this channel
--- ARGV[5]  data JSON up to the offset: {"id":…,"channel":…,"offset":
--- ARGV[6]  data JSON after the epoch: ,"type":…,"payload":…,"createdAt":…}
--- ARGV[7]  the publishing replica's clock (ms), for the delivery-lag metric
--- ARGV[8]  dedupe TTL in seconds; 0 = no dedupe. With it, a notification id already stored in this
---          channel is not stored again (a retry after a partial failure) and its delivery is returned.
--- ARGV[9]  PUBLISH, or SPUBLISH on a Redis Cluster (sharded pub/sub: the channel is in KEYS' slot)
--- Returns {offset, epoch}. Publishes "<offset>:<epoch>:<ARGV[7]>:<data JSON>".
--- The #!lua line makes Redis enforce that every key and shard channel is in one slot.
-local dedupe = tonumber(ARGV[8])
-if dedupe > 0 then
-  local seen = redis.call('GET', KEYS[3])
+-- Per write w (from 0), KEYS[3w+1 .. 3w+3]:
+--   meta hash {epoch, offset}
+--   history stream; entry id "<offset>-0", field d = notification data JSON
+--   dedupe marker of this notification id in this channel ("<offset>:<epoch>")
+-- Once per call, ARGV[1 .. 5]:
+--   epoch to use for a channel with no history (a new life)
+--   history size (entries kept)
+--   history TTL in seconds (from the last notification)
+--   the publishing replica's clock (ms), for the delivery-lag metric
+--   PUBLISH, or SPUBLISH on a Redis Cluster (sharded pub/sub: the channel is in the keys' slot)
+-- Per write w, ARGV[5+4w+1 .. 5+4w+4]:
+--   pub/sub channel of the write's channel
+--   data JSON up to the offset: {"id":…,"channel":…,"offset":
+--   data JSON after the epoch: ,"type":…,"payload":…,"createdAt":…}
+--   dedupe TTL in seconds; 0 = no dedupe. With it, a notification id already stored in this channel
+--   is not stored again (a retry after a partial failure) and its delivery is returned.
+-- Returns {offset, epoch} per write, flat and in order: {offset1, epoch1, offset2, epoch2, ...}.
+-- Publishes "<offset>:<epoch>:<clock>:<data JSON>" per write.
+local newEpoch, historySize, ttl, clock, publish = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local replies = {}
+for w = 0, #KEYS / 3 - 1 do
+  local meta, history, stored = KEYS[3 * w + 1], KEYS[3 * w + 2], KEYS[3 * w + 3]
+  local at = 5 + 4 * w
+  local pubsub, head, tail, dedupe = ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], tonumber(ARGV[at + 4])
+  local seen = dedupe > 0 and redis.call('GET', stored)
+  local offset, epoch
   if seen then
     local separator = string.find(seen, ':', 1, true)
-    return {tonumber(string.sub(seen, 1, separator - 1)), string.sub(seen, separator + 1)}
+    offset, epoch = tonumber(string.sub(seen, 1, separator - 1)), string.sub(seen, separator + 1)
+  else
+    epoch = redis.call('HGET', meta, 'epoch')
+    if not epoch then
+      epoch = newEpoch
+      -- A stream that outlived its meta belongs to the previous life.
+      redis.call('DEL', history)
+      redis.call('HSET', meta, 'epoch', epoch)
+    end
+    offset = redis.call('HINCRBY', meta, 'offset', 1)
+    local data = head .. offset .. ',"epoch":"' .. epoch .. '"' .. tail
+    redis.call('XADD', history, 'MAXLEN', historySize, offset .. '-0', 'd', data)
+    redis.call('EXPIRE', meta, ttl)
+    redis.call('EXPIRE', history, ttl)
+    redis.call(publish, pubsub, offset .. ':' .. epoch .. ':' .. clock .. ':' .. data)
+    if dedupe > 0 then
+      redis.call('SET', stored, offset .. ':' .. epoch, 'EX', dedupe)
+    end
   end
+  replies[2 * w + 1] = offset
+  replies[2 * w + 2] = epoch
 end
-local epoch = redis.call('HGET', KEYS[1], 'epoch')
-if not epoch then
-  epoch = ARGV[1]
-  -- A stream that outlived its meta belongs to the previous life.
-  redis.call('DEL', KEYS[2])
-  redis.call('HSET', KEYS[1], 'epoch', epoch)
-end
-local offset = redis.call('HINCRBY', KEYS[1], 'offset', 1)
-local data = ARGV[5] .. offset .. ',"epoch":"' .. epoch .. '"' .. ARGV[6]
-redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[2], offset .. '-0', 'd', data)
-redis.call('EXPIRE', KEYS[1], ARGV[3])
-redis.call('EXPIRE', KEYS[2], ARGV[3])
-redis.call(ARGV[9], ARGV[4], offset .. ':' .. epoch .. ':' .. ARGV[7] .. ':' .. data)
-if dedupe > 0 then
-  redis.call('SET', KEYS[3], offset .. ':' .. epoch, 'EX', dedupe)
-end
-return {offset, epoch}
+return replies
