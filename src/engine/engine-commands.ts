@@ -6,3 +6,7 @@ import type { Cluster, Redis } from 'ioredis';
  * code runs on both.
  */
 export type EngineCommands = Redis | Cluster;
+
+/** Whether the connection is a Redis Cluster client (whose calls each stay in one hash slot). */
+export const isCluster = (commands: EngineCommands): commands is Cluster =>
+  'slots' in commands && 'nodes' in commands;

@@ -1,4 +1,4 @@
-import type { EngineCommands } from '../engine/engine-commands';
+import { EngineCommands, isCluster } from '../engine/engine-commands';
 import type { Result } from 'ioredis';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -41,17 +41,27 @@ export class RedisPresenceRegistry extends PresenceRegistry {
   async refresh(entries: readonly PresenceEntry[], ttlMs: number): Promise<void> {
     if (entries.length === 0) return;
     const expiry = Date.now() + ttlMs;
-    // One call per key, all in flight together (an explicit pipeline would have to stay in one slot
-    // on a cluster).
-    await engineCall(() =>
-      Promise.all(
-        entries.flatMap(({ userId, connectionId }) => [
-          // Not XX: entries that Redis lost (a restart without its data) come back with the next beat.
-          this.redis.zadd(presenceKey(userId), expiry, connectionId),
-          this.redis.pexpire(presenceKey(userId), 2 * ttlMs),
-        ]),
-      ),
-    );
+    // Not XX: entries that Redis lost (a restart without its data) come back with the next beat.
+    if (isCluster(this.redis)) {
+      // One call per key, auto-pipelined per node (a pipeline would have to stay in one slot).
+      await engineCall(() =>
+        Promise.all(
+          entries.flatMap(({ userId, connectionId }) => [
+            this.redis.zadd(presenceKey(userId), expiry, connectionId),
+            this.redis.pexpire(presenceKey(userId), 2 * ttlMs),
+          ]),
+        ),
+      );
+      return;
+    }
+    // One Redis: every session's refresh in one write.
+    const pipeline = this.redis.pipeline();
+    for (const { userId, connectionId } of entries) {
+      pipeline.zadd(presenceKey(userId), expiry, connectionId).pexpire(presenceKey(userId), 2 * ttlMs);
+    }
+    await engineCall(async () => {
+      for (const [error] of (await pipeline.exec()) ?? []) if (error) throw error;
+    });
   }
 
   async remove({ userId, connectionId }: PresenceEntry): Promise<void> {

@@ -5,7 +5,7 @@ import calculateSlot from 'cluster-key-slot';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { engineCall, EngineUnavailableError } from '../../common/errors';
-import type { EngineCommands } from '../../engine/engine-commands';
+import { EngineCommands, isCluster } from '../../engine/engine-commands';
 import { Broker, ChannelMessage, Delivery, HistoryPage, PublishRequest } from '../broker';
 import { dataHead, dataTail, newEpoch } from '../notification-encoding';
 import { AckedWrite, AckedWrites, Verdict, WRITES_PER_NODE, WriteRoutes } from './acked-writes';
@@ -376,9 +376,6 @@ export class RedisBroker extends Broker {
 
 /** Hash slots of a Redis Cluster. */
 const SLOTS = 16384;
-
-const isCluster = (commands: EngineCommands): commands is Cluster =>
-  'slots' in commands && 'nodes' in commands;
 
 /**
  * Where writes go: on a cluster, a key's hash slot and the master the client's slot map names for it
