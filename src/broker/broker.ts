@@ -1,12 +1,15 @@
 /** A notification as published, before it is stored in any channel (it has no offset or epoch yet). */
 export interface NotificationDraft {
-  /** UUID; the same on every channel the publish reached. */
+  /**
+   * UUID (random, or derived from an Idempotency-Key); the same on every channel the publish reached.
+   * Like the timestamps it never needs JSON escaping: the frame data quotes it as it is.
+   */
   id: string;
   type: string;
   payload: unknown;
-  /** ISO-8601 UTC. */
+  /** ISO-8601 UTC, from `Date.prototype.toISOString`. */
   createdAt: string;
-  /** ISO-8601 UTC, when the publisher set one; carried in the `notification` frame. */
+  /** ISO-8601 UTC (`toISOString`), when the publisher set one; carried in the `notification` frame. */
   expiresAt?: string;
 }
 
