@@ -3,7 +3,7 @@
  * counts of bench/callgrind (issue #14), not a product. It runs Herald's own built modules (dist/):
  * the configuration (loadConfig), the API-key check (ApiKeyGuard.authenticate, before the body is
  * read), the publish body's ajv schema (PublishNotificationDto.validate), the offline-field rules, the
- * target channels, the Redis engine (RedisBroker: the publish script, auto-pipelining, interest-based
+ * target channels, the Redis engine (RedisBroker: the publish script in grouped calls, interest-based
  * SUBSCRIBE) and, per channel, Herald's ordering state machine (ChannelStream) and its pre-framed
  * WebSocket frame written to the TCP stream under `ws`. Left out: Nest (DI, router, guards, pipes,
  * interceptors, exception filter), metrics, request logging, rate limiting, idempotency, pushes,

@@ -48,10 +48,11 @@ const cpuMs = (port: number): Promise<number> =>
  * Herald's engine as fast as the bench process can drive it, with no HTTP or WebSocket in the way:
  * two brokers of the built app (`dist/engine/redis-engine.js`) on a fresh one Redis or 3-master
  * cluster — one holds a subscription on every user's channel (a replica holding the users), the
- * other publishes single-user notifications, `inFlight` at a time (the publish script, the same call
- * a replica makes per POST). What P1 cannot show on this 2-core machine: with hundreds of
- * commands in flight, Redis reads many per syscall, its per-read costs fade and the CPU per
- * notification is the script's own, so the busiest master's share of it is the figure that says what a cluster carries.
+ * other publishes single-user notifications, `inFlight` at a time, through the broker's own publish
+ * path: on one Redis its writes share script calls of up to 256 (as a replica's concurrent POSTs do),
+ * on a cluster each is a call of its own. What P1 cannot show on this 2-core machine: with hundreds of
+ * notifications in flight, Redis's per-read costs fade and the CPU per notification is the script's
+ * own, so the busiest master's share of it is the figure that says what a cluster carries.
  */
 export async function runEngineBound(
   kind: EngineKind,

@@ -220,8 +220,8 @@ export const p6: Workload = {
       adapter.name === 'herald'
         ? {
             single: await runEngineBound('redis', sizes.p6Engine, 'p6-engine-redis'),
-            // As many in flight per master as the one Redis gets: at a Redis-bound rate every master's
-            // pipelines are as deep as one Redis's would be.
+            // As many in flight per master as the one Redis gets: at a Redis-bound rate every master
+            // has as much queued as one Redis would.
             cluster: await runEngineBound(
               'cluster',
               { ...sizes.p6Engine, inFlight: sizes.p6Engine.inFlight * CLUSTER_MASTERS },

@@ -2,11 +2,13 @@
 -- Stores notifications in channels' histories and publishes them: N channel writes, each one atomic
 -- step. Atomic because the offset a notification gets, its place in the history stream and the order
 -- in which subscribers receive it must agree: with publishers on many replicas, every subscriber then
--- sees offsets 1, 2, 3, ... in order. The writes run in the order given (two writes to one channel get
--- consecutive offsets in that order). One call carries many writes on one Redis (one round of script
--- set-up and one command for a whole batch); on a Redis Cluster one write per call, whose keys are all
--- in the channel's hash slot ({channel} tag) — the #!lua line makes Redis enforce that every key and
--- shard channel of a call is in one slot there.
+-- sees offsets 1, 2, 3, ... in order. The writes run in the order given (two new writes to one channel
+-- get consecutive offsets in that order; a dedupe hit takes none). One call carries up to 256 writes on
+-- one Redis (one round of script set-up and one command for them); on a Redis Cluster one write per
+-- call, whose keys are all in the channel's hash slot ({channel} tag) — the #!lua line makes Redis
+-- enforce that every key and shard channel of a call is in one slot there. Redis does not undo a script
+-- that fails part-way: the writes before the failing one stay stored and published, and the caller
+-- fails every publish the call carried (their retries under an Idempotency-Key find them stored).
 --
 -- Per write w (from 0), KEYS[3w+1 .. 3w+3]:
 --   meta hash {epoch, offset}
