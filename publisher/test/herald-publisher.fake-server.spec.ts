@@ -202,13 +202,14 @@ describe(HeraldPublisher.name, () => {
     const error = await sut.notify(aNotification(1)).catch((thrown: unknown) => thrown);
 
     expect(error).toMatchObject({ kind: 'deadline', status: 503, error: 'Service Unavailable' });
-    // Every retry it reports was announced, and it never tried more often than it says. The server's
-    // count may lag by the attempt the deadline cut short, or one whose connection dropped (CI saw it).
+    // Every retry it reports was announced, and it made as many attempts as it says: the server saw
+    // them all but for at most two — the one the deadline cut short, and one whose connection dropped
+    // (CI saw 21 retries and 20 requests).
     const reported = (error as HeraldError).retries;
     expect(reported).toBeGreaterThan(0);
     expect(reported).toBe(retries.length);
     expect(fake.seen.length).toBeLessThanOrEqual(reported + 1);
-    expect(fake.seen.length).toBeGreaterThan(0);
+    expect(fake.seen.length).toBeGreaterThanOrEqual(reported - 1);
     expect(Date.now() - started).toBeLessThan(1000);
   });
 

@@ -87,4 +87,27 @@ describe('publish groups on one Redis', () => {
     expect(next).toEqual({ channel: shared, offset: stored.offset + 1, epoch: stored.epoch });
     expect(await client.exists(channelKeys(alone).meta, channelKeys(batch[0].channels[1]).meta)).toBe(0);
   }, 30_000);
+
+  it('fails every publish of a call that a write fails part-way, keeping the writes before it', async () => {
+    const [before, broken, after] = [aChannel(), aChannel(), aChannel()];
+    // A key of the wrong type where the broken channel's meta hash belongs: its write fails in Redis.
+    await client.set(channelKeys(broken).meta, 'not a hash');
+
+    // One turn of the event loop: one call of three writes.
+    const settled = await Promise.allSettled([
+      broker.publish(aDraft(), [before]),
+      broker.publish(aDraft(), [broken]),
+      broker.publish(aDraft(), [after]),
+    ]);
+
+    for (const outcome of settled) {
+      expect(outcome).toMatchObject({
+        status: 'rejected',
+        reason: expect.any(EngineUnavailableError) as unknown,
+      });
+    }
+    // Redis does not undo the script: the write before the failing one is stored, the one after not.
+    expect((await broker.history(before, 0, 10)).offset).toBe(1);
+    expect(await client.exists(channelKeys(after).meta)).toBe(0);
+  }, 30_000);
 });
