@@ -143,6 +143,7 @@ async function measure(variant: Variant, redisPort: number, requests: number): P
     execArgv: ['--trace-gc'],
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
   });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const events: Array<GcEvent & { measured: boolean }> = [];
   let measuring = false;
   let pending = '';
@@ -183,6 +184,8 @@ async function measure(variant: Variant, redisPort: number, requests: number): P
   } finally {
     agent.destroy();
     child.kill('SIGTERM');
+    // The next variant starts once this one is gone, not beside it.
+    await withTimeout(exited, 5000, `${variant} exiting`);
   }
 }
 
