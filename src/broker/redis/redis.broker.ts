@@ -38,7 +38,7 @@ interface Waiter {
   reject: (error: Error) => void;
 }
 
-/** {offset, epoch} per write, flat: offset of write w at 2w, its epoch at 2w + 1. */
+/** {offset, epoch} per write, flat: offset of write w at 2w, its epoch at 2w + 1; {0, error} if it failed. */
 type PublishReply = (number | string)[];
 type HistoryReply = [string, number, string[]];
 
@@ -70,6 +70,9 @@ const storedKey = (channel: string, id: string): string => `herald:{${channel}}:
 
 const PUBSUB_PREFIX = 'herald:{';
 
+/** What storing one write gave: its delivery, or the error Redis answered for it alone. */
+type Stored = Delivery | Error;
+
 /** One notification to store in one channel. */
 interface ChannelWrite {
   channel: string;
@@ -94,8 +97,8 @@ export class RedisBroker extends Broker {
   private flushScheduled = false;
   private readonly routes: WriteRoutes;
   private readonly acked: AckedWrites;
-  /** Stores writes in order and answers their deliveries in the same order. */
-  private readonly store: (writes: ChannelWrite[]) => Promise<Delivery[]>;
+  /** Stores writes in order and answers, in the same order, each one's delivery or why it failed. */
+  private readonly store: (writes: ChannelWrite[]) => Promise<Stored[]>;
   private readonly logger = new Logger('Redis');
 
   constructor(
@@ -143,7 +146,10 @@ export class RedisBroker extends Broker {
       const tail = dataTail(draft);
       for (const channel of channels) writes.push({ channel, id: draft.id, tail, dedupeTtlSeconds });
     }
-    const deliveries = await engineCall(() => this.store(writes));
+    const stored = await engineCall(() => this.store(writes));
+    const failed = stored.find((result) => result instanceof Error);
+    if (failed) throw new EngineUnavailableError(failed);
+    const deliveries = stored as Delivery[];
     if (this.options.minReplicasAck > 0) await this.awaitReplicas(deliveries);
     let next = 0;
     return requests.map(({ channels }) => deliveries.slice(next, (next += channels.length)));
@@ -195,7 +201,7 @@ export class RedisBroker extends Broker {
    * On a cluster, one script call per channel write: the calls of one tick go out together per node
    * (auto-pipelining), and each call's keys are in one hash slot.
    */
-  private publishEach(writes: readonly ChannelWrite[]): Promise<Delivery[]> {
+  private publishEach(writes: readonly ChannelWrite[]): Promise<Stored[]> {
     const epoch = newEpoch();
     const now = Date.now();
     return Promise.all(
@@ -218,11 +224,7 @@ export class RedisBroker extends Broker {
             tail,
             dedupeTtlSeconds,
           )
-          .then(([offset, channelEpoch]): Delivery => {
-            const delivery = { channel, offset: offset as number, epoch: channelEpoch as string };
-            this.acked.record(node, { route, id, ...delivery });
-            return delivery;
-          });
+          .then((reply) => this.stored(reply, 0, channel, id, route, node));
       }),
     );
   }
@@ -231,7 +233,7 @@ export class RedisBroker extends Broker {
    * On one Redis (or a Sentinel-managed master), one script call per group of writes (see
    * {@link WriteGroups}): one command and one script run for up to {@link WRITES_PER_CALL} writes.
    */
-  private async publishGroup(writes: readonly ChannelWrite[]): Promise<Delivery[]> {
+  private async publishGroup(writes: readonly ChannelWrite[]): Promise<Stored[]> {
     const keys: string[] = [];
     const perWrite: (string | number)[] = [];
     for (const { channel, id, tail, dedupeTtlSeconds } of writes) {
@@ -252,11 +254,23 @@ export class RedisBroker extends Broker {
       this.link.publishCommand,
       perWrite,
     );
-    return writes.map(({ channel, id }, w): Delivery => {
-      const delivery = { channel, offset: reply[2 * w] as number, epoch: reply[2 * w + 1] as string };
-      this.acked.record(node, { route, id, ...delivery });
-      return delivery;
-    });
+    return writes.map(({ channel, id }, w) => this.stored(reply, w, channel, id, route, node));
+  }
+
+  /** Write `w` of a script reply: its delivery (remembered as acknowledged by `node`), or its error. */
+  private stored(
+    reply: PublishReply,
+    w: number,
+    channel: string,
+    id: string,
+    route: number,
+    node: string,
+  ): Stored {
+    const [offset, epoch] = [reply[2 * w] as number, reply[2 * w + 1] as string];
+    if (offset === 0) return new Error(`storing a notification in ${channel}: ${epoch}`);
+    const delivery = { channel, offset, epoch };
+    this.acked.record(node, { route, id, ...delivery });
+    return delivery;
   }
 
   /**
