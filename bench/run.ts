@@ -9,6 +9,9 @@
  *   --out FILE              Markdown output (default: bench/RESULTS.md for a complete full run,
  *                           bench/dist/last-run.md otherwise)
  *   --json FILE             also write the raw results as JSON
+ *   --repeat N              run every workload N times, the systems interleaved (herald, peer, floor,
+ *                           herald, ...), and report each figure's median over the N runs: on a
+ *                           shared machine one run's ratios near 1.0 fall either side (default 1)
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
@@ -29,6 +32,7 @@ interface Options {
   systems: SystemName[];
   out?: string;
   json?: string;
+  repeat: number;
 }
 
 /** Longest time for one workload on one system (per system start), and for the whole run, per mode (ms). */
@@ -39,7 +43,7 @@ const BUDGET: Record<Mode, { workload: number; run: number }> = {
 };
 
 function parseArgs(argv: string[]): Options {
-  const opts: Options = { mode: 'full', only: [], systems: [...SYSTEM_NAMES] };
+  const opts: Options = { mode: 'full', only: [], systems: [...SYSTEM_NAMES], repeat: 1 };
   const list = (value: string | undefined, flag: string): string[] => {
     if (!value) throw new UsageError(`${flag} needs a value`);
     return value
@@ -77,6 +81,12 @@ function parseArgs(argv: string[]): Options {
       case '--json':
         opts.json = list(argv[++i], arg)[0];
         break;
+      case '--repeat': {
+        const times = Number(list(argv[++i], arg)[0]);
+        if (!Number.isInteger(times) || times < 1) throw new UsageError('--repeat needs a whole number ≥ 1');
+        opts.repeat = times;
+        break;
+      }
       case '--help':
         process.stdout.write(HELP);
         process.exit(0);
@@ -90,7 +100,7 @@ function parseArgs(argv: string[]): Options {
 }
 
 const HELP = [
-  'npm run bench [-- --quick | --smoke] [--only P1,P3] [--systems herald,peer,floor] [--out FILE] [--json FILE]',
+  'npm run bench [-- --quick | --smoke] [--only P1,P3] [--systems herald,peer,floor] [--repeat N] [--out FILE] [--json FILE]',
   'See bench/README.md.',
   '',
 ].join('\n');
@@ -111,6 +121,36 @@ function commandLine(argv: string[]): string {
 /** Whether the system has every engine the workload needs (otherwise it is n/a there, by design). */
 function runsOn(workload: Workload, adapter: SystemAdapter): boolean {
   return (workload.engines ?? []).every((engine) => adapter.engines.includes(engine));
+}
+
+const median = (values: number[]): number => {
+  const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
+  if (sorted.length === 0) return NaN;
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+};
+
+/** Counts that must be 0 in every run (losses, errors): the worst run's, not the median. */
+const WORST_OF_RUNS = /lost|error/i;
+
+/** One measurement from a system's repeated runs: each figure's median, and the headline per run. */
+function combine(runs: Measurement[], headline: string): Measurement {
+  if (runs.length === 1) return runs[0];
+  const keys = new Set(runs.flatMap((m) => Object.keys(m.values)));
+  const values = Object.fromEntries(
+    [...keys].map((key) => {
+      const perRun = runs.map((m) => m.values[key]);
+      return [key, WORST_OF_RUNS.test(key) ? Math.max(...perRun) : median(perRun)];
+    }),
+  );
+  const perRun = runs.map((m) => Number(m.values[headline]?.toPrecision(4))).join(', ');
+  return {
+    values,
+    notes: [
+      `median of ${runs.length} runs, interleaved with the other systems; ${headline} per run: ${perRun}`,
+      ...runs[0].notes,
+    ],
+  };
 }
 
 function summary(m: Measurement): string {
@@ -148,6 +188,7 @@ async function main(): Promise<number> {
       bySystem: {},
     };
     run.workloads.push(result);
+    const runnable: SystemAdapter[] = [];
     for (const adapter of adapters) {
       if (!runsOn(workload, adapter)) {
         const m: Measurement = {
@@ -165,21 +206,33 @@ async function main(): Promise<number> {
         log(`${workload.id} ${adapter.name}: n/a (${unavailable})`);
         continue;
       }
-      log(`${workload.id} ${adapter.name}: running`);
-      try {
-        const m = await withTimeout(
-          workload.run(adapter, { sizes, log }),
-          budget.workload * (workload.starts ?? 1),
-          `${workload.id} on ${adapter.name}`,
-        );
-        result.bySystem[adapter.name] = m;
-        log(`${workload.id} ${adapter.name}: ${summary(m)}`);
-      } catch (err) {
-        failures++;
-        result.bySystem[adapter.name] = { values: {}, notes: [], na: `error: ${errorMessage(err)}` };
-        log(`${workload.id} ${adapter.name}: FAILED ${errorMessage(err)}`);
-        killAllSync(); // whatever the failed workload left running
+      runnable.push(adapter);
+    }
+    const runs = new Map<SystemName, Measurement[]>(runnable.map((adapter) => [adapter.name, []]));
+    for (let repetition = 1; repetition <= opts.repeat; repetition++) {
+      const of = opts.repeat > 1 ? ` (run ${repetition} of ${opts.repeat})` : '';
+      for (const adapter of runnable) {
+        if (result.bySystem[adapter.name]?.na) continue; // an earlier run failed
+        log(`${workload.id} ${adapter.name}: running${of}`);
+        try {
+          const m = await withTimeout(
+            workload.run(adapter, { sizes, log }),
+            budget.workload * (workload.starts ?? 1),
+            `${workload.id} on ${adapter.name}`,
+          );
+          runs.get(adapter.name)?.push(m);
+          log(`${workload.id} ${adapter.name}: ${summary(m)}`);
+        } catch (err) {
+          failures++;
+          result.bySystem[adapter.name] = { values: {}, notes: [], na: `error: ${errorMessage(err)}` };
+          log(`${workload.id} ${adapter.name}: FAILED ${errorMessage(err)}`);
+          killAllSync(); // whatever the failed workload left running
+        }
       }
+    }
+    const headline = result.rows[0]?.key ?? '';
+    for (const [name, measured] of runs) {
+      if (!result.bySystem[name]?.na) result.bySystem[name] = combine(measured, headline);
     }
   }
 
