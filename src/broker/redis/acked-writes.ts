@@ -1,3 +1,5 @@
+import { SerialTask } from '../../common/serial-task';
+
 /**
  * Notifications this replica answered 202 for, remembered per node that stored them, so that when that
  * node stops being the one that serves their keys (a failover, a slot migration, a reconnect to another
@@ -60,8 +62,7 @@ interface NodeLog {
 
 export class AckedWrites {
   private readonly logs = new Map<string, NodeLog>();
-  private running: Promise<void> | undefined;
-  private rerun = false;
+  private readonly audits = new SerialTask(() => this.run());
   private retryTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
@@ -89,25 +90,14 @@ export class AckedWrites {
 
   /** Looks up every remembered write whose route has a new owner (at most one audit runs at a time). */
   audit(): void {
-    if (this.closed) return;
-    if (this.running) {
-      this.rerun = true;
-      return;
-    }
-    this.running = this.run().finally(() => {
-      this.running = undefined;
-      if (this.rerun) {
-        this.rerun = false;
-        this.audit();
-      }
-    });
+    this.audits.request();
   }
 
   /** Resolves once no audit is running; later changes start none. */
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.retryTimer);
-    await this.running;
+    await this.audits.close();
   }
 
   private async run(): Promise<void> {

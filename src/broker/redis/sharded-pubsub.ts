@@ -3,6 +3,7 @@ import calculateSlot from 'cluster-key-slot';
 import type { Cluster } from 'ioredis';
 import type Redis from 'ioredis';
 import { randomBytes } from 'node:crypto';
+import { SerialTask } from '../../common/serial-task';
 import { withTimeout } from '../../common/timeout';
 import type { RedisNodeAddress } from '../../config/redis-topology';
 import type { EngineCommands } from '../../engine/engine-commands';
@@ -62,8 +63,7 @@ export class ShardedPubSub implements PubSubLink {
   private probeChannels: string[] = [];
   private messageListener: (channel: string, message: string) => void = () => undefined;
   private resyncListener: (affects: (channel: string) => boolean) => void = () => undefined;
-  private reconciling: Promise<void> | undefined;
-  private reconcileAgain = false;
+  private readonly reconciler = new SerialTask(() => this.moveSubscriptions());
   private retryTimer: NodeJS.Timeout | undefined;
   private retryDelayMs = RETRY_INITIAL_MS;
   private lastFailureLogAt = Number.NEGATIVE_INFINITY;
@@ -135,7 +135,10 @@ export class ShardedPubSub implements PubSubLink {
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.retryTimer);
-    await Promise.allSettled([...this.links.values()].map((link) => link.redis.quit()));
+    await Promise.allSettled([
+      this.reconciler.close(),
+      ...[...this.links.values()].map((link) => link.redis.quit()),
+    ]);
     for (const link of this.links.values()) link.redis.disconnect();
     this.links.clear();
   }
@@ -174,18 +177,7 @@ export class ShardedPubSub implements PubSubLink {
 
   /** Runs {@link moveSubscriptions} now, or once more after the running round. */
   private reconcile(): void {
-    if (this.closed) return;
-    if (this.reconciling) {
-      this.reconcileAgain = true;
-      return;
-    }
-    this.reconciling = this.moveSubscriptions().finally(() => {
-      this.reconciling = undefined;
-      if (this.reconcileAgain) {
-        this.reconcileAgain = false;
-        this.reconcile();
-      }
-    });
+    if (!this.closed) this.reconciler.request();
   }
 
   /**
