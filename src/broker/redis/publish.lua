@@ -3,14 +3,22 @@
 -- step. Atomic because the offset a notification gets, its place in the history stream and the order
 -- in which subscribers receive it must agree: with publishers on many replicas, every subscriber then
 -- sees offsets 1, 2, 3, ... in order. The writes run in the order given (two new writes to one channel
--- get consecutive offsets in that order; a dedupe hit takes none). One call carries up to 256 writes on
--- one Redis (one round of script set-up and one command for them); on a Redis Cluster one write per
--- call, whose keys are all in the channel's hash slot ({channel} tag) — the #!lua line makes Redis
--- enforce that every key and shard channel of a call is in one slot there. A write that Redis refuses
--- (a key of the wrong type, say) comes back as offset 0 with the error, and the writes after it go on:
--- it fails only the publish that asked for it (Redis does not undo the commands it ran before).
+-- get consecutive offsets in that order; a dedupe hit takes none). A write that Redis refuses (a key of
+-- the wrong type, say) comes back as offset 0 with the error, and the writes after it go on: it fails
+-- only the publish that asked for it (Redis does not undo the commands it ran before).
 --
--- Per write w (from 0), KEYS[3w+1 .. 3w+3]:
+-- Two forms of call:
+-- * Keys declared (one Redis: up to 256 writes per call; a Redis Cluster's single-write calls, whose
+--   keys are all in the channel's hash slot ({channel} tag): the #!lua line makes Redis enforce that
+--   every key and shard channel of such a call is in one slot, and route or redirect it by its keys).
+-- * No key declared: a Redis Cluster node's call, carrying the writes of every slot it serves. Redis
+--   allows keys of several slots in one call only undeclared, with flags=allow-cross-slot-keys on the
+--   #!lua line (the broker sends that form with it), and checks each command's keys as it runs. So a
+--   write first reads all its keys in one command: if this node does not serve them now (the slot moved
+--   or is moving, the cluster is down), that read fails before the write changed anything, and the
+--   write comes back as offset -1 with the error — nothing of it ran, it may be sent again elsewhere.
+--
+-- Per write w (from 0), its three keys: KEYS[3w+1 .. 3w+3] if declared, else leading its arguments:
 --   meta hash {epoch, offset}
 --   history stream; entry id "<offset>-0", field d = notification data JSON
 --   dedupe marker of this notification id in this channel ("<offset>:<epoch>")
@@ -20,14 +28,14 @@
 --   history TTL in seconds (from the last notification)
 --   the publishing replica's clock (ms), for the delivery-lag metric
 --   PUBLISH, or SPUBLISH on a Redis Cluster (sharded pub/sub: the channel is in the keys' slot)
--- Per write w, ARGV[5+4w+1 .. 5+4w+4]:
+-- Per write w, ARGV[5+4w+1 .. 5+4w+4] (keys declared) or ARGV[5+7w+4 .. 5+7w+7] (after its keys):
 --   pub/sub channel of the write's channel
 --   data JSON up to the offset: {"id":…,"channel":…,"offset":
 --   data JSON after the epoch: ,"type":…,"payload":…,"createdAt":…}
 --   dedupe TTL in seconds; 0 = no dedupe. With it, a notification id already stored in this channel
 --   is not stored again (a retry after a partial failure) and its delivery is returned.
 -- Returns {offset, epoch} per write, flat and in order: {offset1, epoch1, offset2, epoch2, ...};
--- {0, error} for a write that failed.
+-- {0, error} for a write that failed, {-1, error} for one that did not run (undeclared keys only).
 -- Publishes "<offset>:<epoch>:<clock>:<data JSON>" per write.
 local newEpoch, historySize, ttl, clock, publish = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 
@@ -56,18 +64,34 @@ local function write(meta, history, stored, pubsub, head, tail, dedupe)
   return offset, epoch
 end
 
+local declared = #KEYS > 0
+local writes = declared and #KEYS / 3 or (#ARGV - 5) / 7
 local replies = {}
-for w = 0, #KEYS / 3 - 1 do
-  local at = 5 + 4 * w
-  local ok, offset, epoch = pcall(write, KEYS[3 * w + 1], KEYS[3 * w + 2], KEYS[3 * w + 3],
-    ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], tonumber(ARGV[at + 4]))
-  if ok then
-    replies[2 * w + 1] = offset
-    replies[2 * w + 2] = epoch
+for w = 0, writes - 1 do
+  local meta, history, stored, at
+  if declared then
+    meta, history, stored, at = KEYS[3 * w + 1], KEYS[3 * w + 2], KEYS[3 * w + 3], 5 + 4 * w
   else
-    -- Offset 0 (never a stored one) and the error: this write failed, the others go on.
-    replies[2 * w + 1] = 0
-    replies[2 * w + 2] = type(offset) == 'table' and offset.err or tostring(offset)
+    at = 5 + 7 * w
+    meta, history, stored, at = ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], at + 3
+  end
+  local served, refusal = true, nil
+  if not declared then served, refusal = pcall(redis.call, 'EXISTS', meta, history, stored) end
+  if not served then
+    -- Offset -1: nothing of this write ran here.
+    replies[2 * w + 1] = -1
+    replies[2 * w + 2] = type(refusal) == 'table' and refusal.err or tostring(refusal)
+  else
+    local ok, offset, epoch = pcall(write, meta, history, stored, ARGV[at + 1], ARGV[at + 2], ARGV[at + 3],
+      tonumber(ARGV[at + 4]))
+    if ok then
+      replies[2 * w + 1] = offset
+      replies[2 * w + 2] = epoch
+    else
+      -- Offset 0 (never a stored one) and the error: this write failed, the others go on.
+      replies[2 * w + 1] = 0
+      replies[2 * w + 2] = type(offset) == 'table' and offset.err or tostring(offset)
+    end
   end
 end
 return replies

@@ -85,6 +85,18 @@ interface ChannelWrite {
 const script = (name: string): string => readFileSync(join(__dirname, name), 'utf8');
 
 /**
+ * publish.lua for a cluster node's calls, which carry the writes of every slot the node serves with
+ * their keys undeclared: Redis allows that only to a script flagged allow-cross-slot-keys. (The other
+ * calls keep the plain `#!lua` line, under which Redis enforces one slot per call.)
+ */
+const nodePublishScript = (): string =>
+  script('publish.lua').replace(/^#!lua\n/, '#!lua flags=allow-cross-slot-keys\n');
+
+/** What a script reply's offset says of a write: stored (> 0), failed ({@link FAILED}), or not run here. */
+const FAILED = 0;
+const NOT_RUN = -1;
+
+/**
  * The Redis engine, on one Redis, a Sentinel-managed master or a Redis Cluster. History and offsets
  * live in Redis (see publish.lua / history.lua); fan-out is interest-based: this replica subscribes a
  * channel (classic pub/sub, or sharded pub/sub on a cluster — see {@link PubSubLink}) only while it
@@ -107,20 +119,19 @@ export class RedisBroker extends Broker {
     private readonly options: RedisBrokerOptions,
   ) {
     super();
-    // One script: on a cluster one write per call (numberOfKeys lets auto-pipelining route it by its
-    // first key), on one Redis many (the key count is the call's first argument).
+    // One script: on one Redis many writes per call (the key count is the call's first argument); on a
+    // cluster one write per call where a node's call could not take it (numberOfKeys lets the cluster
+    // client route it by its first key and follow redirections), see publishOnNodes.
     commands.defineCommand('heraldPublish', { numberOfKeys: 3, lua: script('publish.lua') });
     commands.defineCommand('heraldPublishMany', { lua: script('publish.lua') });
     commands.defineCommand('heraldHistory', { numberOfKeys: 2, lua: script('history.lua') });
     commands.defineCommand('heraldEndLife', { numberOfKeys: 2, lua: script('end-life.lua') });
     commands.defineCommand('heraldAcked', { numberOfKeys: 2, lua: script('acked.lua') });
     this.routes = writeRoutes(commands);
-    if (isCluster(commands)) {
-      this.store = (writes) => this.publishEach(writes);
-    } else {
-      const groups = new WriteGroups(WRITES_PER_CALL, (writes: ChannelWrite[]) => this.publishGroup(writes));
-      this.store = (writes) => groups.add(writes);
-    }
+    const groups: WriteGroups<ChannelWrite, Stored> = isCluster(commands)
+      ? new WriteGroups(WRITES_PER_CALL, (writes) => this.publishOnNodes(commands, writes))
+      : new WriteGroups(WRITES_PER_CALL, (writes) => this.publishGroup(writes));
+    this.store = (writes) => groups.add(writes);
     this.acked = new AckedWrites(this.routes, {
       verify: (write) => this.verify(write),
       lost: (writes, beyondMemory) => this.lostWrites(writes, beyondMemory),
@@ -158,13 +169,15 @@ export class RedisBroker extends Broker {
   async history(channel: string, after: number, limit: number): Promise<HistoryPage> {
     const keys = channelKeys(channel);
     const [epoch, offset, flat] = await engineCall(() =>
-      this.commands.heraldHistory(
-        keys.meta,
-        keys.history,
-        after,
-        limit,
-        newEpoch(),
-        this.options.historyTtlSeconds,
+      loadedScript(() =>
+        this.commands.heraldHistory(
+          keys.meta,
+          keys.history,
+          after,
+          limit,
+          newEpoch(),
+          this.options.historyTtlSeconds,
+        ),
       ),
     );
     const messages: ChannelMessage[] = [];
@@ -176,7 +189,11 @@ export class RedisBroker extends Broker {
 
   async endLife(channel: string, epoch: string): Promise<boolean> {
     const keys = channelKeys(channel);
-    return (await engineCall(() => this.commands.heraldEndLife(keys.meta, keys.history, epoch))) === 1;
+    return (
+      (await engineCall(() =>
+        loadedScript(() => this.commands.heraldEndLife(keys.meta, keys.history, epoch)),
+      )) === 1
+    );
   }
 
   subscribe(channel: string): Promise<void> {
@@ -198,76 +215,100 @@ export class RedisBroker extends Broker {
   }
 
   /**
-   * On a cluster, one script call per channel write: the calls of one tick go out together per node
-   * (auto-pipelining), and each call's keys are in one hash slot.
-   */
-  private publishEach(writes: readonly ChannelWrite[]): Promise<Stored[]> {
-    const epoch = newEpoch();
-    const now = Date.now();
-    return Promise.all(
-      writes.map(({ channel, id, tail, dedupeTtlSeconds }) => {
-        const keys = channelKeys(channel);
-        const route = this.routes.route(keys.meta);
-        const node = this.routes.owner(route) ?? '';
-        return this.commands
-          .heraldPublish(
-            keys.meta,
-            keys.history,
-            storedKey(channel, id),
-            epoch,
-            this.options.historySize,
-            this.options.historyTtlSeconds,
-            now,
-            this.link.publishCommand,
-            keys.pubsub,
-            dataHead(id, channel),
-            tail,
-            dedupeTtlSeconds,
-          )
-          .then((reply) => this.stored(reply, 0, channel, id, route, node));
-      }),
-    );
-  }
-
-  /**
    * On one Redis (or a Sentinel-managed master), one script call per group of writes (see
    * {@link WriteGroups}): one command and one script run for up to {@link WRITES_PER_CALL} writes.
    */
   private async publishGroup(writes: readonly ChannelWrite[]): Promise<Stored[]> {
-    const keys: string[] = [];
-    const perWrite: (string | number)[] = [];
-    for (const { channel, id, tail, dedupeTtlSeconds } of writes) {
-      const channelKey = channelKeys(channel);
-      keys.push(channelKey.meta, channelKey.history, storedKey(channel, id));
-      perWrite.push(channelKey.pubsub, dataHead(id, channel), tail, dedupeTtlSeconds);
-    }
+    const { keys, perWrite } = scriptArguments(writes, false);
     // One Redis: one route, served by the connection the call goes out on.
     const route = this.routes.route(keys[0]);
     const node = this.routes.owner(route) ?? '';
-    const reply = await this.commands.heraldPublishMany(
-      keys.length,
-      keys,
-      newEpoch(),
-      this.options.historySize,
-      this.options.historyTtlSeconds,
-      Date.now(),
-      this.link.publishCommand,
-      perWrite,
-    );
-    return writes.map(({ channel, id }, w) => this.stored(reply, w, channel, id, route, node));
+    const reply = await this.commands.heraldPublishMany(keys.length, keys, ...this.callArguments(), perWrite);
+    return writes.map((write, w) => this.stored(reply, w, write, route, node));
+  }
+
+  /**
+   * On a cluster, one script call per master for the writes of the group it serves, sent straight on
+   * the cluster client's connection to it, with the keys of its many slots undeclared (see
+   * publish.lua). A write whose master has no ready connection, or that its node's call did not run
+   * (the slot moved or is moving, the cluster is down: nothing of it ran there), goes out alone through
+   * the cluster client, which routes it by its keys and follows MOVED / ASK / TRYAGAIN / CLUSTERDOWN.
+   * A node's call that fails (its connection lost) fails only the writes it carried, none sent again.
+   */
+  private async publishOnNodes(cluster: Cluster, writes: readonly ChannelWrite[]): Promise<Stored[]> {
+    const results: Stored[] = new Array<Stored>(writes.length);
+    const byNode = new Map<string, number[]>();
+    const routes = writes.map(({ channel }) => this.routes.route(channelKeys(channel).meta));
+    routes.forEach((route, at) => {
+      const node = this.routes.owner(route) ?? '';
+      const indexes = byNode.get(node);
+      if (indexes) indexes.push(at);
+      else byNode.set(node, [at]);
+    });
+    const connections = masterConnections(cluster);
+    const alone: number[] = [];
+    const calls = [...byNode].map(async ([node, indexes]) => {
+      const connection = connections.get(node);
+      if (connection?.status !== 'ready') {
+        alone.push(...indexes);
+        return;
+      }
+      const { perWrite } = scriptArguments(
+        indexes.map((at) => writes[at]),
+        true,
+      );
+      let reply: PublishReply;
+      try {
+        reply = await nodeScripts(connection).heraldPublishMany(0, ...this.callArguments(), perWrite);
+      } catch (error) {
+        for (const at of indexes) results[at] = error instanceof Error ? error : new Error(String(error));
+        return;
+      }
+      indexes.forEach((at, w) => {
+        if (reply[2 * w] === NOT_RUN) alone.push(at);
+        else results[at] = this.stored(reply, w, writes[at], routes[at], node);
+      });
+    });
+    await Promise.all(calls);
+    if (alone.length > 0) {
+      // In the order the writes were asked for: two writes to one channel keep their order.
+      alone.sort((a, b) => a - b);
+      const stored = await Promise.all(alone.map((at) => this.publishAlone(writes[at])));
+      alone.forEach((at, i) => (results[at] = stored[i]));
+    }
+    return results;
+  }
+
+  /** One write in a call of its own, through the cluster client (routed by its keys). */
+  private async publishAlone(write: ChannelWrite): Promise<Stored> {
+    const { keys, perWrite } = scriptArguments([write], false);
+    const route = this.routes.route(keys[0]);
+    try {
+      const reply = await loadedScript(() =>
+        this.commands.heraldPublish(...keys, ...this.callArguments(), ...perWrite),
+      );
+      return this.stored(reply, 0, write, route, this.routes.owner(route) ?? '');
+    } catch (error) {
+      return error instanceof Error ? error : new Error(String(error));
+    }
+  }
+
+  /** publish.lua's arguments once per call: a new life's epoch, history size and TTL, clock, command. */
+  private callArguments(): (string | number)[] {
+    const { historySize, historyTtlSeconds } = this.options;
+    return [newEpoch(), historySize, historyTtlSeconds, Date.now(), this.link.publishCommand];
   }
 
   /** Write `w` of a script reply: its delivery (remembered as acknowledged by `node`), or its error. */
   private stored(
     reply: PublishReply,
     w: number,
-    channel: string,
-    id: string,
+    { channel, id }: ChannelWrite,
     route: number,
     node: string,
   ): Stored {
     const [offset, epoch] = [reply[2 * w] as number, reply[2 * w + 1] as string];
-    if (offset === 0) return new Error(`storing a notification in ${channel}: ${epoch}`);
+    if (offset === FAILED) return new Error(`storing a notification in ${channel}: ${epoch}`);
     const delivery = { channel, offset, epoch };
     this.acked.record(node, { route, id, ...delivery });
     return delivery;
@@ -299,12 +340,14 @@ export class RedisBroker extends Broker {
   private async verify(write: AckedWrite): Promise<Verdict> {
     const keys = channelKeys(write.channel);
     const answer = await engineCall(() =>
-      this.commands.heraldAcked(
-        keys.meta,
-        keys.history,
-        write.epoch,
-        write.offset,
-        dataHead(write.id, write.channel),
+      loadedScript(() =>
+        this.commands.heraldAcked(
+          keys.meta,
+          keys.history,
+          write.epoch,
+          write.offset,
+          dataHead(write.id, write.channel),
+        ),
       ),
     );
     return answer === 1 ? 'present' : answer === 0 ? 'lost' : 'unknown';
@@ -427,12 +470,66 @@ function writeRoutes(commands: EngineCommands): WriteRoutes {
   };
 }
 
+/**
+ * publish.lua's keys and per-write arguments of the writes; with `keysInArguments` (a cluster node's
+ * call) each write's keys lead its arguments instead of being declared.
+ */
+function scriptArguments(
+  writes: readonly ChannelWrite[],
+  keysInArguments: boolean,
+): { keys: string[]; perWrite: (string | number)[] } {
+  const keys: string[] = [];
+  const perWrite: (string | number)[] = [];
+  for (const { channel, id, tail, dedupeTtlSeconds } of writes) {
+    const channelKey = channelKeys(channel);
+    const writeKeys = [channelKey.meta, channelKey.history, storedKey(channel, id)];
+    if (keysInArguments) perWrite.push(...writeKeys);
+    else keys.push(...writeKeys);
+    perWrite.push(channelKey.pubsub, dataHead(id, channel), tail, dedupeTtlSeconds);
+  }
+  return { keys, perWrite };
+}
+
+/**
+ * A script call, made once more if the node answered NOSCRIPT (the script did not run there, so
+ * nothing runs twice). ioredis sends a script as EVAL on a connection's first use of it and EVALSHA
+ * after, and falls back to EVAL on NOSCRIPT; but a connection whose EVAL the node refused before
+ * running it (TRYAGAIN during a slot migration) stays marked as loaded, and a call that the cluster
+ * client redirects inside a pipeline (MOVED, ASK) loses that fallback — the first call after a
+ * migration, on the slot's new master, would fail with NOSCRIPT.
+ */
+async function loadedScript<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    if (error instanceof Error && error.message.startsWith('NOSCRIPT')) return call();
+    throw error;
+  }
+}
+
+/** The cluster client's master connections by address (`host:port`, as its slot map names them). */
+function masterConnections(cluster: Cluster): Map<string, Redis> {
+  return new Map(cluster.nodes('master').map((node) => [`${node.options.host}:${node.options.port}`, node]));
+}
+
+/** Node connections that have publish.lua defined in its cluster-node form. */
+const nodesWithScripts = new WeakSet<Redis>();
+
+/** The node connection, with publish.lua in its cluster-node form as heraldPublishMany. */
+function nodeScripts(connection: Redis): Redis {
+  if (!nodesWithScripts.has(connection)) {
+    connection.defineCommand('heraldPublishMany', { lua: nodePublishScript() });
+    nodesWithScripts.add(connection);
+  }
+  return connection;
+}
+
 /** The master connections that serve the keys' slots (the ones the writes went out on). */
 function shardConnections(cluster: Cluster, keys: readonly string[]): Redis[] {
   const owners = new Set(keys.map((key) => cluster.slots[calculateSlot(key)]?.[0]));
-  const masters = cluster.nodes('master');
+  const masters = masterConnections(cluster);
   return [...owners].map((owner) => {
-    const connection = masters.find(({ options }) => `${options.host}:${options.port}` === owner);
+    const connection = owner === undefined ? undefined : masters.get(owner);
     if (!connection) throw new EngineUnavailableError(`no connection to the master ${owner ?? 'of a slot'}`);
     return connection;
   });
