@@ -50,7 +50,7 @@ const cpuMs = (port: number): Promise<number> =>
  * cluster — one holds a subscription on every user's channel (a replica holding the users), the
  * other publishes single-user notifications, `inFlight` at a time, through the broker's own publish
  * path: on one Redis its writes share script calls of up to 256 (as a replica's concurrent POSTs do),
- * on a cluster each is a call of its own. What P1 cannot show on this 2-core machine: with hundreds of
+ * on a cluster one call per master carries the writes of one turn. What P1 cannot show on this 2-core machine: with hundreds of
  * notifications in flight, Redis's per-read costs fade and the CPU per notification is the script's
  * own, so the busiest master's share of it is the figure that says what a cluster carries.
  */

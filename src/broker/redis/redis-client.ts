@@ -85,9 +85,11 @@ export function clusterNodeOptions(topology: Extract<RedisTopology, { mode: 'clu
  * is issued: no auto-pipelining, whose Pipeline per tick (a property getter defined on each one) kept
  * every publish's objects alive past two scavenges, so that they were copied twice and then collected
  * by full GCs — a quarter of a publish's CPU (bench/RESULTS.md, "The GC gap"); Redis reads what queued
- * up in one read anyway. A cluster keeps auto-pipelining: ioredis's Cluster rejects a command sent to
- * a node connection that is still connecting (a node's first burst after a start or a failover)
- * unless it rides a pipeline. On a cluster, a MOVED / ASK / TRYAGAIN / CLUSTERDOWN answer is retried
+ * up in one read anyway. A cluster keeps auto-pipelining for what goes through the cluster client
+ * (history reads, presence, a write sent alone): ioredis's Cluster rejects a command sent to a node
+ * connection that is still connecting (a node's first burst after a start or a failover) unless it
+ * rides a pipeline. Publishes mostly bypass it: the broker sends a master's writes straight on its
+ * ready connection (RedisBroker.publishOnNodes). On a cluster, a MOVED / ASK / TRYAGAIN / CLUSTERDOWN answer is retried
  * (the command did not run), but a command whose connection closed is never re-sent elsewhere (it may
  * have run): it fails, and the publisher retries under its Idempotency-Key.
  */
