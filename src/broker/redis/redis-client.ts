@@ -89,9 +89,9 @@ export function clusterNodeOptions(topology: Extract<RedisTopology, { mode: 'clu
  * (history reads, presence, a write sent alone): ioredis's Cluster rejects a command sent to a node
  * connection that is still connecting (a node's first burst after a start or a failover) unless it
  * rides a pipeline. Publishes mostly bypass it: the broker sends a master's writes straight on its
- * ready connection (RedisBroker.publishOnNodes). On a cluster, a MOVED / ASK / TRYAGAIN / CLUSTERDOWN answer is retried
- * (the command did not run), but a command whose connection closed is never re-sent elsewhere (it may
- * have run): it fails, and the publisher retries under its Idempotency-Key.
+ * ready connection (RedisBroker.publishOnNodes). On a cluster, a MOVED / ASK / TRYAGAIN / CLUSTERDOWN
+ * answer is retried (the command did not run), but a command whose connection closed is never re-sent
+ * elsewhere (it may have run): it fails, and the publisher retries under its Idempotency-Key.
  */
 export function createCommandClient(
   topology: RedisTopology,

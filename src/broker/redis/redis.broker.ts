@@ -89,8 +89,9 @@ const script = (name: string): string => readFileSync(join(__dirname, name), 'ut
  * their keys undeclared: Redis allows that only to a script flagged allow-cross-slot-keys. (The other
  * calls keep the plain `#!lua` line, under which Redis enforces one slot per call.)
  */
+let nodePublishLua: string | undefined;
 const nodePublishScript = (): string =>
-  script('publish.lua').replace(/^#!lua\n/, '#!lua flags=allow-cross-slot-keys\n');
+  (nodePublishLua ??= script('publish.lua').replace(/^#!lua\n/, '#!lua flags=allow-cross-slot-keys\n'));
 
 /** What a script reply's offset says of a write: stored (> 0), failed ({@link FAILED}), or not run here. */
 const FAILED = 0;
