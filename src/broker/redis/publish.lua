@@ -13,10 +13,12 @@
 --   every key and shard channel of such a call is in one slot, and route or redirect it by its keys).
 -- * No key declared: a Redis Cluster node's call, carrying the writes of every slot it serves. Redis
 --   allows keys of several slots in one call only undeclared, with flags=allow-cross-slot-keys on the
---   #!lua line (the broker sends that form with it), and checks each command's keys as it runs. So a
---   write first reads all its keys in one command: if this node does not serve them now (the slot moved
---   or is moving, the cluster is down), that read fails before the write changed anything, and the
---   write comes back as offset -1 with the error — nothing of it ran, it may be sent again elsewhere.
+--   #!lua line (the broker sends that form with it), and checks each command's keys as it runs. A
+--   write runs the commands Redis may refuse there before it changes anything: the reads of its
+--   dedupe marker and meta hash, then the XADD to its history (an existing channel's first change;
+--   all of the channel's keys are local, or one of these is refused). So a write this node does not
+--   serve now (the slot moved, or is moving and its keys are partly gone, or the cluster is down)
+--   comes back as offset -1 with the error: nothing of it ran, it may be sent again elsewhere.
 --
 -- Per write w (from 0), its three keys: KEYS[3w+1 .. 3w+3] if declared, else leading its arguments:
 --   meta hash {epoch, offset}
@@ -39,22 +41,29 @@
 -- Publishes "<offset>:<epoch>:<clock>:<data JSON>" per write.
 local newEpoch, historySize, ttl, clock, publish = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 
+-- Whether the write being run has changed anything yet: one that fails before that ran nothing.
+local changed
+
 local function write(meta, history, stored, pubsub, head, tail, dedupe)
   local seen = dedupe > 0 and redis.call('GET', stored)
   if seen then
     local separator = string.find(seen, ':', 1, true)
     return tonumber(string.sub(seen, 1, separator - 1)), string.sub(seen, separator + 1)
   end
-  local epoch = redis.call('HGET', meta, 'epoch')
+  local current = redis.call('HMGET', meta, 'epoch', 'offset')
+  local epoch, offset = current[1], (tonumber(current[2]) or 0) + 1
   if not epoch then
     epoch = newEpoch
+    changed = true
     -- A stream that outlived its meta belongs to the previous life.
     redis.call('DEL', history)
     redis.call('HSET', meta, 'epoch', epoch)
   end
-  local offset = redis.call('HINCRBY', meta, 'offset', 1)
   local data = head .. offset .. ',"epoch":"' .. epoch .. '"' .. tail
+  -- An existing channel's first change, and the write's first use of its history.
   redis.call('XADD', history, 'MAXLEN', historySize, offset .. '-0', 'd', data)
+  changed = true
+  redis.call('HSET', meta, 'offset', offset)
   redis.call('EXPIRE', meta, ttl)
   redis.call('EXPIRE', history, ttl)
   redis.call(publish, pubsub, offset .. ':' .. epoch .. ':' .. clock .. ':' .. data)
@@ -75,23 +84,17 @@ for w = 0, writes - 1 do
     at = 5 + 7 * w
     meta, history, stored, at = ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], at + 3
   end
-  local served, refusal = true, nil
-  if not declared then served, refusal = pcall(redis.call, 'EXISTS', meta, history, stored) end
-  if not served then
-    -- Offset -1: nothing of this write ran here.
-    replies[2 * w + 1] = -1
-    replies[2 * w + 2] = type(refusal) == 'table' and refusal.err or tostring(refusal)
+  changed = false
+  local ok, offset, epoch = pcall(write, meta, history, stored, ARGV[at + 1], ARGV[at + 2], ARGV[at + 3],
+    tonumber(ARGV[at + 4]))
+  if ok then
+    replies[2 * w + 1] = offset
+    replies[2 * w + 2] = epoch
   else
-    local ok, offset, epoch = pcall(write, meta, history, stored, ARGV[at + 1], ARGV[at + 2], ARGV[at + 3],
-      tonumber(ARGV[at + 4]))
-    if ok then
-      replies[2 * w + 1] = offset
-      replies[2 * w + 2] = epoch
-    else
-      -- Offset 0 (never a stored one) and the error: this write failed, the others go on.
-      replies[2 * w + 1] = 0
-      replies[2 * w + 2] = type(offset) == 'table' and offset.err or tostring(offset)
-    end
+    -- The error, after offset 0 (never a stored one: this write failed, the others go on) or, for a
+    -- cluster node's call, -1 if nothing of it ran here.
+    replies[2 * w + 1] = (not declared and not changed) and -1 or 0
+    replies[2 * w + 2] = type(offset) == 'table' and offset.err or tostring(offset)
   end
 end
 return replies
