@@ -51,7 +51,9 @@ local function write(meta, history, stored, pubsub, head, tail, dedupe)
     return tonumber(string.sub(seen, 1, separator - 1)), string.sub(seen, separator + 1)
   end
   local current = redis.call('HMGET', meta, 'epoch', 'offset')
-  local epoch, offset = current[1], (tonumber(current[2]) or 0) + 1
+  local epoch, number = current[1], (tonumber(current[2]) or 0) + 1
+  -- The offset as text once: every use of a number in a string costs a conversion (an sprintf).
+  local offset = tostring(number)
   if not epoch then
     epoch = newEpoch
     changed = true
@@ -70,7 +72,7 @@ local function write(meta, history, stored, pubsub, head, tail, dedupe)
   if dedupe > 0 then
     redis.call('SET', stored, offset .. ':' .. epoch, 'EX', dedupe)
   end
-  return offset, epoch
+  return number, epoch
 end
 
 local declared = #KEYS > 0
