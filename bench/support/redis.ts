@@ -33,27 +33,42 @@ function ping(port: number): Promise<boolean> {
   });
 }
 
-/** Starts redis-server with `args` added to the bench's defaults and waits for its PING. */
-export async function spawnRedisServer(label: string, port: number, args: string[]): Promise<Managed> {
-  const proc = spawnManaged(label, 'redis-server', [
+/**
+ * How to run redis-server under a tool (valgrind): the command and arguments that replace
+ * `redis-server <args>`.
+ */
+export type RedisWrap = (args: string[]) => { command: string; args: string[] };
+
+/** Starts redis-server with `args` added to the bench's defaults (under `wrap` if given) and waits for its PING. */
+export async function spawnRedisServer(
+  label: string,
+  port: number,
+  args: string[],
+  wrap?: RedisWrap,
+): Promise<Managed> {
+  const serverArgs = [
     ...['--port', String(port), '--bind', '127.0.0.1'],
     ...['--save', '', '--appendonly', 'no', '--daemonize', 'no', '--loglevel', 'warning'],
     ...args,
-  ]);
-  const deadline = Date.now() + 10_000;
+  ];
+  const launch = wrap ? wrap(serverArgs) : { command: 'redis-server', args: serverArgs };
+  const proc = spawnManaged(label, launch.command, launch.args);
+  // Under valgrind a start takes seconds.
+  const startTimeoutMs = wrap ? 60_000 : 10_000;
+  const deadline = Date.now() + startTimeoutMs;
   while (Date.now() < deadline) {
     if (proc.child.exitCode !== null) throw new Error(`redis-server exited at start:\n${proc.logTail()}`);
     if (await ping(port)) return proc;
     await sleep(50);
   }
   await proc.stop(1000);
-  throw new Error(`redis-server on port ${port} did not answer PING within 10 s`);
+  throw new Error(`redis-server on port ${port} did not answer PING within ${startTimeoutMs / 1000} s`);
 }
 
 /** One redis-server. */
-export async function startSingleRedis(label: string): Promise<BenchEngine> {
+export async function startSingleRedis(label: string, wrap?: RedisWrap): Promise<BenchEngine> {
   const port = await freePort();
-  const proc = await spawnRedisServer(label, port, []);
+  const proc = await spawnRedisServer(label, port, [], wrap);
   return {
     kind: 'redis',
     address: `redis://127.0.0.1:${port}`,

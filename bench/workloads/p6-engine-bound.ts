@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { monoMs } from '../support/clock';
 import { repoRoot } from '../support/paths';
-import { BenchEngine, EngineKind, infoField, startSingleRedis, withNode } from '../support/redis';
+import { BenchEngine, EngineKind, infoField, RedisWrap, startSingleRedis, withNode } from '../support/redis';
 import { startRedisCluster } from '../support/redis-cluster';
 import { CLUSTER_MASTERS } from '../systems/system';
 
@@ -30,8 +30,8 @@ export interface EngineBoundSizes {
 }
 
 export interface EngineBoundResult {
-  /** Redis CPU (µs) per notification, per data node (one Redis: one entry). */
-  cpuPerMsg: number[];
+  /** What the meter counted per notification, per data node (one Redis: one entry); by default Redis CPU (µs). */
+  perMsg: number[];
   /** Notifications per second the driver reached (bounded by this process, not by Redis). */
   perSec: number;
 }
@@ -43,6 +43,23 @@ const cpuMs = (port: number): Promise<number> =>
     const cpu = await redis.info('cpu');
     return (Number(infoField(cpu, 'used_cpu_sys')) + Number(infoField(cpu, 'used_cpu_user'))) * 1000;
   });
+
+/** What the phase counts on every data node over its measured window. */
+export interface Meter {
+  begin(nodes: BenchEngine['nodes']): Promise<void>;
+  /** The amount per node since begin, in the nodes' order. */
+  end(nodes: BenchEngine['nodes']): Promise<number[]>;
+}
+
+/** Redis CPU (µs), from INFO cpu. */
+export function cpuMeter(): Meter {
+  let before: number[] = [];
+  const read = (nodes: BenchEngine['nodes']) => Promise.all(nodes.map(({ port }) => cpuMs(port)));
+  return {
+    begin: async (nodes) => void (before = await read(nodes)),
+    end: async (nodes) => (await read(nodes)).map((ms, i) => (ms - before[i]) * 1000),
+  };
+}
 
 /**
  * Herald's engine as fast as the bench process can drive it, with no HTTP or WebSocket in the way:
@@ -58,6 +75,7 @@ export async function runEngineBound(
   kind: EngineKind,
   sizes: EngineBoundSizes,
   label: string,
+  { meter = cpuMeter(), wrap }: { meter?: Meter; wrap?: RedisWrap } = {},
 ): Promise<EngineBoundResult | undefined> {
   const enginePath = join(repoRoot, 'dist', 'engine', 'redis-engine.js');
   if (!existsSync(enginePath)) return undefined;
@@ -68,7 +86,9 @@ export async function runEngineBound(
     Metrics: new () => object;
   };
   const engine: BenchEngine =
-    kind === 'cluster' ? await startRedisCluster(label, CLUSTER_MASTERS) : await startSingleRedis(label);
+    kind === 'cluster'
+      ? await startRedisCluster(label, CLUSTER_MASTERS, wrap)
+      : await startSingleRedis(label, wrap);
   const brokers: HeraldBroker[] = [];
   try {
     const topology =
@@ -119,14 +139,13 @@ export async function runEngineBound(
       }
     };
     await publishAll(sizes.warmup);
-    const read = () => Promise.all(engine.nodes.map(({ port }) => cpuMs(port)));
-    const before = await read();
+    await meter.begin(engine.nodes);
     const started = monoMs();
     await publishAll(sizes.notifications);
     const elapsedMs = monoMs() - started;
-    const after = await read();
+    const counted = await meter.end(engine.nodes);
     return {
-      cpuPerMsg: after.map((ms, i) => ((ms - before[i]) * 1000) / sizes.notifications),
+      perMsg: counted.map((amount) => amount / sizes.notifications),
       perSec: (sizes.notifications * 1000) / elapsedMs,
     };
   } finally {

@@ -231,8 +231,8 @@ export const p6: Workload = {
         : undefined;
     const engineValues: Record<string, number> = {};
     if (engineBound?.single && engineBound.cluster) {
-      const [one] = engineBound.single.cpuPerMsg;
-      const busiestMaster = Math.max(...engineBound.cluster.cpuPerMsg);
+      const [one] = engineBound.single.perMsg;
+      const busiestMaster = Math.max(...engineBound.cluster.perMsg);
       Object.assign(engineValues, {
         engineCpuRedis: one,
         engineCpuBusiest: busiestMaster,
@@ -244,7 +244,7 @@ export const p6: Workload = {
       });
       ctx.log(
         `P6 engine-bound: one Redis ${one.toFixed(2)} µs/notification, masters ` +
-          engineBound.cluster.cpuPerMsg.map((v) => v.toFixed(2)).join(' / '),
+          engineBound.cluster.perMsg.map((v) => v.toFixed(2)).join(' / '),
       );
     }
     const received = (m: Measurement): number => Math.max(1, m.values.received);
@@ -278,7 +278,7 @@ export const p6: Workload = {
         `masters' CPU µs / delivered: ${shardCpu.map((v) => v.toFixed(2)).join(', ')}`,
         ...(engineBound?.cluster
           ? [
-              `engine-bound masters' CPU µs / notification: ${engineBound.cluster.cpuPerMsg.map((v) => v.toFixed(2)).join(', ')}`,
+              `engine-bound masters' CPU µs / notification: ${engineBound.cluster.perMsg.map((v) => v.toFixed(2)).join(', ')}`,
             ]
           : []),
         ...single.m.notes.map((n) => `one Redis: ${n}`),
