@@ -10,6 +10,8 @@ import type { Measurement, Workload } from './workload';
 /** What one Redis node has done so far: CPU (INFO cpu) and messages sent on the cluster bus (CLUSTER INFO). */
 interface NodeCounters {
   cpuMs: number;
+  /** The kernel's part of cpuMs (used_cpu_sys): reads, writes and polls of the node's connections. */
+  sysMs: number;
   busPublish: number;
   busPublishShard: number;
 }
@@ -22,6 +24,7 @@ async function nodeCounters(port: number, cluster: boolean): Promise<NodeCounter
     const count = (name: string): number => Number(infoField(bus, name) ?? 0);
     return {
       cpuMs: (Number(infoField(cpu, 'used_cpu_sys')) + Number(infoField(cpu, 'used_cpu_user'))) * 1000,
+      sysMs: Number(infoField(cpu, 'used_cpu_sys')) * 1000,
       busPublish: count('cluster_stats_messages_publish_sent'),
       busPublishShard: count('cluster_stats_messages_publishshard_sent'),
     };
@@ -60,6 +63,7 @@ async function measure(
   const idleTo = await read();
   const nodes = after.map((a, i) => ({
     cpuMs: a.cpuMs - before[i].cpuMs,
+    sysMs: a.sysMs - before[i].sysMs,
     idleCpuMsPerSec: ((idleTo[i].cpuMs - idleFrom[i].cpuMs) * 1000) / IDLE_SAMPLE_MS,
     busPublish: a.busPublish - before[i].busPublish,
     busPublishShard: a.busPublishShard - before[i].busPublishShard,
@@ -111,6 +115,18 @@ export const p6: Workload = {
       better: 'lower',
       digits: 2,
       target: atMostTimes([['peer', 1]]),
+    },
+    {
+      key: 'serverCpuRedis',
+      label: 'server CPU µs / delivered (3 replicas), one Redis',
+      better: 'lower',
+      digits: 1,
+    },
+    {
+      key: 'serverCpuCluster',
+      label: 'server CPU µs / delivered (3 replicas), cluster',
+      better: 'lower',
+      digits: 1,
     },
     { key: 'redisCpuPerMsg', label: 'Redis CPU µs / delivered, one Redis', better: 'lower', digits: 2 },
     {
@@ -252,6 +268,7 @@ export const p6: Workload = {
     const redisCpuPerMsg = perMsg(single.nodes[0].cpuMs, single.m);
     const shardCpu = cluster.nodes.map((n) => perMsg(n.cpuMs, cluster.m));
     const busiest = Math.max(...shardCpu);
+    const share = ({ sysMs, cpuMs }: NodeWindow): string => `${Math.round((100 * sysMs) / cpuMs)} %`;
     const total = (key: keyof NodeWindow): number => cluster.nodes.reduce((n, c) => n + c[key], 0);
     return {
       values: {
@@ -262,6 +279,8 @@ export const p6: Workload = {
         errors: single.m.values.errors + cluster.m.values.errors,
         p99Redis: single.m.values.p99,
         p99Cluster: cluster.m.values.p99,
+        serverCpuRedis: single.m.values.cpuPerMsg,
+        serverCpuCluster: cluster.m.values.cpuPerMsg,
         redisCpuPerMsg,
         busiestShardCpuPerMsg: busiest,
         busiestVsRedis: busiest / redisCpuPerMsg,
@@ -276,6 +295,8 @@ export const p6: Workload = {
       },
       notes: [
         `masters' CPU µs / delivered: ${shardCpu.map((v) => v.toFixed(2)).join(', ')}`,
+        `kernel's part (used_cpu_sys) of that CPU: one Redis ${share(single.nodes[0])}, masters ` +
+          cluster.nodes.map(share).join(', '),
         ...(engineBound?.cluster
           ? [
               `engine-bound masters' CPU µs / notification: ${engineBound.cluster.perMsg.map((v) => v.toFixed(2)).join(', ')}`,
