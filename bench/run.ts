@@ -19,7 +19,7 @@ import { Mode, SIZES } from './config';
 import { renderMarkdown, renderTable, machineDescription, RunResult, WorkloadResult } from './report';
 import { errorMessage, withTimeout } from './support/clock';
 import { benchDist, repoRoot } from './support/paths';
-import { killAllSync } from './support/processes';
+import { endChildrenOnExit, killAllSync } from './support/processes';
 import { SYSTEMS } from './systems';
 import { SYSTEM_NAMES, SystemName } from './systems/system';
 import { WORKLOADS } from './workloads';
@@ -267,15 +267,7 @@ async function main(): Promise<number> {
   return failures > 0 ? 1 : 0;
 }
 
-// Every child ends with the run, however it ends; the reaper covers a SIGKILL of this process.
-process.on('exit', killAllSync);
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.on(signal, () => {
-    log(`${signal}: stopping`);
-    killAllSync();
-    process.exit(130);
-  });
-}
+endChildrenOnExit((signal) => log(`${signal}: stopping`));
 
 let mode: Mode = 'full';
 try {

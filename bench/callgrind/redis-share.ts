@@ -21,7 +21,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { benchDist } from '../support/paths';
-import { killAllSync } from '../support/processes';
+import { runCommand } from '../support/processes';
 import type { EngineKind, RedisWrap } from '../support/redis';
 import { CLUSTER_MASTERS } from '../systems/system';
 import { EngineBoundSizes, Meter, runEngineBound } from '../workloads/p6-engine-bound';
@@ -165,19 +165,4 @@ async function main(): Promise<void> {
   console.log(`\nresults: ${opts.json}`);
 }
 
-process.on('exit', killAllSync);
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.on(signal, () => {
-    killAllSync();
-    process.exit(130);
-  });
-}
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    process.stderr.write(
-      `bench:redis-share failed: ${error instanceof Error ? error.message : String(error)}\n`,
-    );
-    process.exit(1);
-  },
-);
+runCommand('bench:redis-share', main);

@@ -35,7 +35,7 @@ import { personalBody, userIds } from '../load/payload';
 import { errorMessage, monoMs, sleep, withTimeout } from '../support/clock';
 import { httpRequest } from '../support/http';
 import { benchDist } from '../support/paths';
-import { killAllSync } from '../support/processes';
+import { killAllSync, runCommand } from '../support/processes';
 import { herald } from '../systems/herald';
 import { bare } from '../systems/bare';
 import { peer } from '../systems/peer';
@@ -350,17 +350,4 @@ async function main(): Promise<void> {
   if (!opts.native) process.stdout.write(renderSummary(records));
 }
 
-process.on('exit', killAllSync);
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.on(signal, () => {
-    killAllSync();
-    process.exit(130);
-  });
-}
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    process.stderr.write(`bench:callgrind failed: ${errorMessage(err)}\n`);
-    process.exit(1);
-  },
-);
+runCommand('bench:callgrind', main);

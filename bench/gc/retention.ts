@@ -20,7 +20,7 @@ import { fork } from 'node:child_process';
 import { Agent, createServer, IncomingMessage, request, ServerResponse } from 'node:http';
 import Fastify from 'fastify';
 import Redis from 'ioredis';
-import { freePort, killAllSync } from '../support/processes';
+import { endChildrenOnExit, freePort } from '../support/processes';
 import { spawnRedisServer } from '../support/redis';
 import { withTimeout } from '../support/clock';
 
@@ -243,7 +243,7 @@ async function main(): Promise<void> {
 if (process.argv[2] === 'serve') {
   serve(process.argv[3] as Variant, Number(process.argv[4]), Number(process.argv[5]));
 } else {
-  process.on('exit', killAllSync);
+  endChildrenOnExit();
   main().catch((error: Error) => {
     process.stderr.write(`${error.stack ?? error.message}\n`);
     process.exitCode = 1;

@@ -2,7 +2,7 @@ import { ChildProcess, fork, spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { sleep } from './clock';
+import { errorMessage, sleep } from './clock';
 import { benchDist, logDir } from './paths';
 
 /**
@@ -104,6 +104,33 @@ export function killAllSync(): void {
   live.clear();
   reaper?.kill('SIGTERM');
   reaper = undefined;
+}
+
+/**
+ * Every child ends with this process, however it ends: on exit, and on SIGINT, SIGTERM or SIGHUP
+ * (after `onSignal`, exit code 130); the reaper covers a SIGKILL of this process.
+ */
+export function endChildrenOnExit(onSignal?: (signal: NodeJS.Signals) => void): void {
+  process.on('exit', killAllSync);
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.on(signal, () => {
+      onSignal?.(signal);
+      killAllSync();
+      process.exit(130);
+    });
+  }
+}
+
+/** Runs a bench command's `main` with {@link endChildrenOnExit}: exit 0, or 1 with "`name` failed: …". */
+export function runCommand(name: string, main: () => Promise<void>): void {
+  endChildrenOnExit();
+  main().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      process.stderr.write(`${name} failed: ${errorMessage(err)}\n`);
+      process.exit(1);
+    },
+  );
 }
 
 const handedOut = new Set<number>();
