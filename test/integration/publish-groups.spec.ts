@@ -153,6 +153,16 @@ describe('publish groups on a Redis Cluster', () => {
   const masters = async () =>
     (await cluster.nodes()).filter((node) => node.role === 'master' && !node.failed);
   /**
+   * A channel with one notification stored, to move from `source` to `target`, and another channel
+   * that stays on `source`.
+   */
+  const aChannelToMove = async () => {
+    const [source, target] = await masters();
+    const [channel, staying] = [aChannelOn(source), aChannelOn(source)];
+    const [first] = await broker.publish(aDraft(), [channel]);
+    return { source, target, channel, staying, first, slot: slotOf(channel) };
+  };
+  /**
    * Script calls each master has run (EVALSHA and EVAL), leaving out the ones that failed — a NOSCRIPT
    * answer to an EVALSHA, after which the client sends the script itself.
    */
@@ -209,13 +219,10 @@ describe('publish groups on a Redis Cluster', () => {
   }, 30_000);
 
   it('runs no write of a slot that is moving on its old master, and fails only that publish', async () => {
-    const [source, target] = await masters();
-    const moving = aChannelOn(source);
-    const staying = aChannelOn(source);
-    const [first] = await broker.publish(aDraft(), [moving]);
+    const { target, channel: moving, staying, first, slot } = await aChannelToMove();
     let during: PromiseSettledResult<unknown>[] = [];
 
-    await cluster.migrateSlot(slotOf(moving), target.id, {
+    await cluster.migrateSlot(slot, target.id, {
       // The keys are on the target, the slot still the source's: the source's call cannot run the
       // write, and the target answers TRYAGAIN to it alone (some of its keys do not exist yet).
       whileOpen: async () => {
@@ -235,11 +242,7 @@ describe('publish groups on a Redis Cluster', () => {
   }, 60_000);
 
   it('sends a write again alone when its master no longer serves its slot (a stale slot map, no script cached)', async () => {
-    const [source, target] = await masters();
-    const moved = aChannelOn(source);
-    const staying = aChannelOn(source);
-    const [first] = await broker.publish(aDraft(), [moved]);
-    const slot = slotOf(moved);
+    const { source, target, channel: moved, staying, first, slot } = await aChannelToMove();
     await cluster.migrateSlot(slot, target.id);
     // The broker's slot map still names the source, as it does until its next read of the map; the
     // target has no script cached (as a replica promoted by a failover).
