@@ -1,15 +1,18 @@
 import { Logger } from '@nestjs/common';
 import type { Cluster } from 'ioredis';
+import type Redis from 'ioredis';
 import { ClassicPubSub } from '../broker/redis/classic-pubsub';
 import type { PubSubLink } from '../broker/redis/pubsub-link';
 import {
   clusterNodeOptions,
   connectOrFail,
   createCommandClient,
+  createSentinelWatchers,
   createShardSubscriber,
   createSubscriberClient,
 } from '../broker/redis/redis-client';
 import { RedisBroker } from '../broker/redis/redis.broker';
+import { SentinelFailoverHold } from '../broker/redis/sentinel-failover';
 import { ShardedPubSub } from '../broker/redis/sharded-pubsub';
 import type { RedisTopology } from '../config/redis-topology';
 import type { Metrics } from '../metrics/metrics';
@@ -30,11 +33,21 @@ export async function connectRedisEngine(
     metrics.redisReconnects.inc({ role: 'commands' }),
   );
   const link = await connectLink(topology, commands, logger, metrics);
+  const publishHold =
+    topology.mode === 'sentinel'
+      ? new SentinelFailoverHold(
+          topology.masterName,
+          commands as Redis,
+          createSentinelWatchers(topology, logger),
+        )
+      : undefined;
+  publishHold?.start();
   const broker = new RedisBroker(commands, link, {
     historySize: history.historySize,
     historyTtlSeconds: history.historyTtlSeconds,
     minReplicasAck: topology.minReplicasAck,
     onLostWrites: (channels) => metrics.historyLosses.inc(channels),
+    publishHold,
   });
   await broker.start();
   return { commands, broker };

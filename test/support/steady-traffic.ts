@@ -60,10 +60,11 @@ export class SteadyTraffic {
   /**
    * After stop(): a marker per user, then what each client received before it — every accepted
    * notification once, in order, unless the channel started a new epoch (a failover lost
-   * acknowledged writes: the contract allows the loss then, never a duplicate or a reorder).
+   * acknowledged writes: the contract allows the loss then, never a duplicate or a reorder). With
+   * `lossless`, a new epoch is a problem too: every accepted notification must arrive.
    * Returns the problems found (empty when all is well).
    */
-  async check(): Promise<string[]> {
+  async check({ lossless = false }: { lossless?: boolean } = {}): Promise<string[]> {
     const problems = [...this.unexpected, ...(await this.stalls())];
     for (const user of this.users) {
       const marker = await this.markerFor(user);
@@ -72,7 +73,7 @@ export class SteadyTraffic {
         const where = `user ${user} on replica ${index}`;
         if (client.closeEvent) problems.push(`${where}: socket closed (${client.closeEvent.code})`);
         const received = await client.notificationsBefore(marker, `user:${user}`, 30_000);
-        problems.push(...sequenceProblems(where, received, expected));
+        problems.push(...sequenceProblems(where, received, expected, lossless));
       }
     }
     return problems;
@@ -160,8 +161,13 @@ export class SteadyTraffic {
   }
 }
 
-/** What is wrong with a client's sequence of n values, against 1..expected. */
-function sequenceProblems(where: string, received: NotificationData[], expected: number): string[] {
+/** What is wrong with a client's sequence of n values, against 1..expected (a new epoch excuses a loss unless `lossless`). */
+function sequenceProblems(
+  where: string,
+  received: NotificationData[],
+  expected: number,
+  lossless: boolean,
+): string[] {
   const values = received.map((notification) => (notification.payload as { n: number }).n);
   const epochs = new Set(received.map((notification) => notification.epoch));
   const problems: string[] = [];
@@ -169,7 +175,10 @@ function sequenceProblems(where: string, received: NotificationData[], expected:
     if (values[i] <= values[i - 1])
       problems.push(`${where}: ${values[i]} after ${values[i - 1]} (duplicate or out of order)`);
   }
-  if (epochs.size > 1) return problems;
+  if (epochs.size > 1) {
+    if (!lossless) return problems;
+    problems.push(`${where}: ${epochs.size - 1} new epoch(s): acknowledged notifications were lost`);
+  }
   const missing = [];
   for (let n = 1, i = 0; n <= expected; n++) {
     if (values[i] === n) i++;
@@ -177,7 +186,7 @@ function sequenceProblems(where: string, received: NotificationData[], expected:
   }
   if (missing.length > 0)
     problems.push(
-      `${where}: ${missing.length} accepted notifications missing in one epoch: ${missing.slice(0, 10).join(',')}`,
+      `${where}: ${missing.length} accepted notifications missing${epochs.size > 1 ? '' : ' in one epoch'}: ${missing.slice(0, 10).join(',')}`,
     );
   if (values.length > 0 && values[values.length - 1] > expected)
     problems.push(`${where}: received ${values[values.length - 1]} beyond the ${expected} accepted`);

@@ -170,6 +170,33 @@ export function createShardSubscriber(address: RedisNodeAddress, options: RedisO
   });
 }
 
+/**
+ * A connection to each Sentinel of the topology for its failover events (SentinelFailoverHold); it
+ * reconnects and resubscribes by itself, and logs each distinct error once.
+ */
+export function createSentinelWatchers(
+  topology: Extract<RedisTopology, { mode: 'sentinel' }>,
+  logger: Logger,
+): Redis[] {
+  return topology.sentinels.map(({ host, port }) =>
+    withErrorLog(
+      new Redis({
+        host,
+        port,
+        password: topology.sentinelPassword,
+        lazyConnect: true,
+        autoResubscribe: true,
+        maxRetriesPerRequest: null,
+        connectTimeout: CONNECT_TIMEOUT_MS,
+        retryStrategy: reconnectDelay,
+      }),
+      `sentinel ${host}:${port}`,
+      logger,
+      () => undefined,
+    ),
+  );
+}
+
 /** Connects, or fails start-up with a message that names the variable of the deployment. */
 export async function connectOrFail(client: EngineCommands | Redis, topology: RedisTopology): Promise<void> {
   // ioredis rejects connect() with a generic "Connection is closed."; the `error` event says why.

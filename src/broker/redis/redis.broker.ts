@@ -19,6 +19,8 @@ export interface RedisBrokerOptions {
   minReplicasAck: number;
   /** Called with the number of channels whose epoch this replica ended because writes it had acknowledged were lost. */
   onLostWrites?: (channels: number) => void;
+  /** Says why publishes must wait (503) for now, e.g. a Sentinel failover under way; closed with the broker. */
+  publishHold?: { reason(): string | undefined; close(): void };
 }
 
 /** How long WAIT gives the replicas (REDIS_MIN_REPLICAS_ACK). */
@@ -153,6 +155,8 @@ export class RedisBroker extends Broker {
   }
 
   async publishMany(requests: readonly PublishRequest[]): Promise<Delivery[][]> {
+    const held = this.options.publishHold?.reason();
+    if (held !== undefined) throw new EngineUnavailableError(held);
     const writes: ChannelWrite[] = [];
     for (const { draft, channels, dedupeTtlSeconds = 0 } of requests) {
       const tail = dataTail(draft);
@@ -210,6 +214,7 @@ export class RedisBroker extends Broker {
   }
 
   async close(): Promise<void> {
+    this.options.publishHold?.close();
     await this.acked.close();
     await Promise.allSettled([this.link.close(), this.commands.quit()]);
     this.commands.disconnect();
