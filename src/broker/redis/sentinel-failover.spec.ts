@@ -6,15 +6,17 @@ import { SentinelFailoverHold } from './sentinel-failover';
 class TestSentinel extends EventEmitter {
   readonly subscribed: string[] = [];
   disconnected = false;
-  subscribe = (...channels: string[]) => (
-    this.subscribed.push(...channels),
-    Promise.resolve(channels.length)
-  );
-  psubscribe = (...patterns: string[]) => (
-    this.subscribed.push(...patterns),
-    Promise.resolve(patterns.length)
-  );
-  disconnect = () => void (this.disconnected = true);
+  subscribe(...channels: string[]): Promise<number> {
+    this.subscribed.push(...channels);
+    return Promise.resolve(channels.length);
+  }
+  psubscribe(...patterns: string[]): Promise<number> {
+    this.subscribed.push(...patterns);
+    return Promise.resolve(patterns.length);
+  }
+  disconnect(): void {
+    this.disconnected = true;
+  }
 
   announce(channel: string, message: string): void {
     if (channel.startsWith('-failover-abort-')) this.emit('pmessage', '-failover-abort-*', channel, message);
