@@ -81,6 +81,18 @@ describe(SentinelFailoverHold.name, () => {
     expect(sut.reason()).toBeUndefined();
   });
 
+  it('does not hold again when the other Sentinels announce the same switch later', async () => {
+    sentinels[0].announce('+failover-state-send-slaveof-noone', promoting('herald'));
+    sentinels[0].announce('+switch-master', switched('herald'));
+    commands.reconnectTo('10.0.0.2', 6379);
+    await settle();
+    expect(sut.reason()).toBeUndefined();
+    sentinels[1].announce('+switch-master', switched('herald'));
+    expect(sut.reason()).toBeUndefined();
+    sentinels[1].announce('+switch-master', 'herald 10.0.0.2 6379 10.0.0.3 6379');
+    expect(sut.reason()).toBeDefined();
+  });
+
   it('holds on a switch it heard of without the promotion, and ends at once when already connected there', async () => {
     commands.stream = { remoteAddress: '10.0.0.2', remotePort: 6379 };
     sentinels[0].announce('+switch-master', switched('herald'));

@@ -38,6 +38,8 @@ interface Hold {
 export class SentinelFailoverHold {
   private readonly logger = new Logger('Redis');
   private hold: Hold | undefined;
+  /** The last new master a hold ended on (`host:port`): the other Sentinels name it again later. */
+  private reached: string | undefined;
 
   constructor(
     private readonly masterName: string,
@@ -79,10 +81,12 @@ export class SentinelFailoverHold {
       if (words[words.indexOf('@') + 1] !== this.masterName) return;
       this.begin(`promoting ${words[1]}`);
     } else if (channel === SWITCHED) {
-      if (words[0] !== this.masterName) return;
+      const to = `${words[3]}:${words[4]}`;
+      // Each Sentinel announces the switch once it learns of it, the followers up to seconds later.
+      if (words[0] !== this.masterName || (!this.hold && to === this.reached)) return;
       // Also without the promotion's announcement (a Sentinel link that came back late): until the
       // connection moves, writes would still go to the old master.
-      this.begin(`${words[3]}:${words[4]} is the new master`);
+      this.begin(`${to} is the new master`);
       if (this.hold) this.hold.to = { host: words[3], port: Number(words[4]) };
       void this.releaseIfServed();
     } else if (channel.startsWith('-failover-abort-') && words[1] === this.masterName) {
@@ -116,7 +120,8 @@ export class SentinelFailoverHold {
     const hold = this.hold;
     const to = hold?.to;
     if (!to || !(await connectedTo(this.commands, to)) || this.hold !== hold) return;
-    this.release(`connected to the new master ${to.host}:${to.port}`);
+    this.reached = `${to.host}:${to.port}`;
+    this.release(`connected to the new master ${this.reached}`);
   }
 }
 
