@@ -24,6 +24,12 @@ export interface SentinelOptions {
   downAfterMs?: number;
   /** `failover-timeout` (ms). */
   failoverTimeoutMs?: number;
+  /**
+   * Name every data node `localhost` instead of its address, as docker-compose.sentinel.yml names
+   * containers: the replicas announce it (`replica-announce-ip`), the Sentinels monitor and announce
+   * names (`resolve-hostnames`, `announce-hostnames`), so what they tell clients is a host name.
+   */
+  hostnames?: boolean;
 }
 
 /** A process of the deployment: a data node (master or replica) or a Sentinel. */
@@ -79,7 +85,8 @@ interface Started {
  * with its own directory (the Sentinels rewrite their config files there).
  */
 export async function startRedisSentinel(options: SentinelOptions = {}): Promise<TestRedisSentinel> {
-  const { replicas = 1, sentinels = 3, downAfterMs = 2000, failoverTimeoutMs = 5000 } = options;
+  const { replicas = 1, sentinels = 3, downAfterMs = 2000, failoverTimeoutMs = 5000, hostnames } = options;
+  const dataHost = hostnames ? 'localhost' : HOST;
   const quorum = Math.floor(sentinels / 2) + 1;
   const started: Started[] = [];
   const admin = new NodeClients();
@@ -118,7 +125,8 @@ export async function startRedisSentinel(options: SentinelOptions = {}): Promise
     startProcess('data', (port, dir) => [
       ...['--port', String(port), '--bind', HOST, '--dir', dir],
       ...['--save', '', '--appendonly', 'no', '--repl-diskless-sync-delay', '0'],
-      ...(replicaOf === undefined ? [] : ['--replicaof', HOST, String(replicaOf)]),
+      ...(replicaOf === undefined ? [] : ['--replicaof', dataHost, String(replicaOf)]),
+      ...(hostnames ? ['--replica-announce-ip', dataHost] : []),
     ]);
 
   const sentinel = (masterPort: number) =>
@@ -132,7 +140,8 @@ export async function startRedisSentinel(options: SentinelOptions = {}): Promise
             `port ${port}`,
             `bind ${HOST}`,
             `dir ${dir}`,
-            `sentinel monitor ${MASTER_NAME} ${HOST} ${masterPort} ${quorum}`,
+            ...(hostnames ? ['sentinel resolve-hostnames yes', 'sentinel announce-hostnames yes'] : []),
+            `sentinel monitor ${MASTER_NAME} ${dataHost} ${masterPort} ${quorum}`,
             `sentinel down-after-milliseconds ${MASTER_NAME} ${downAfterMs}`,
             `sentinel failover-timeout ${MASTER_NAME} ${failoverTimeoutMs}`,
             `sentinel parallel-syncs ${MASTER_NAME} ${replicas}`,
