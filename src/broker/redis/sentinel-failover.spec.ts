@@ -52,6 +52,12 @@ describe(SentinelFailoverHold.name, () => {
     sut = new SentinelFailoverHold('herald', commands as unknown as Redis, sentinels as unknown as Redis[]);
     sut.start();
   });
+  /** The leader's promotion of 10.0.0.2 and its switch to it, for `master`. */
+  const announceFailover = (master: string) => {
+    sentinels[0].announce('+failover-state-send-slaveof-noone', promoting(master));
+    sentinels[0].announce('+switch-master', switched(master));
+  };
+
   afterEach(() => {
     sut.close();
     jest.useRealTimers();
@@ -82,8 +88,7 @@ describe(SentinelFailoverHold.name, () => {
   });
 
   it('does not hold again when the other Sentinels announce the same switch later', async () => {
-    sentinels[0].announce('+failover-state-send-slaveof-noone', promoting('herald'));
-    sentinels[0].announce('+switch-master', switched('herald'));
+    announceFailover('herald');
     commands.reconnectTo('10.0.0.2', 6379);
     await settle();
     expect(sut.reason()).toBeUndefined();
@@ -109,16 +114,14 @@ describe(SentinelFailoverHold.name, () => {
   });
 
   it('keeps holding while the connection is back on the old master', async () => {
-    sentinels[0].announce('+failover-state-send-slaveof-noone', promoting('herald'));
-    sentinels[0].announce('+switch-master', switched('herald'));
+    announceFailover('herald');
     commands.reconnectTo('10.0.0.1', 6379);
     await settle();
     expect(sut.reason()).toBeDefined();
   });
 
   it('ignores the failovers of other masters', async () => {
-    sentinels[0].announce('+failover-state-send-slaveof-noone', promoting('other'));
-    sentinels[0].announce('+switch-master', switched('other'));
+    announceFailover('other');
     await settle();
     expect(sut.reason()).toBeUndefined();
   });
